@@ -1,0 +1,101 @@
+/**
+ * Route table interfaces, after Envoy's `envoy/router/router.h`. A
+ * RouteConfiguration is compiled once into a `RouteTable`; a request only
+ * walks the compiled objects.
+ */
+import type { HeaderMap } from '../http/header_map.js';
+import type { StreamInfo } from '../stream_info/stream_info.js';
+
+/** A compiled RouteConfiguration. */
+export interface RouteTable {
+  readonly name: string;
+  /**
+   * The route for a request: picks the virtual host by `:authority` (exact,
+   * longest `*.suffix`, longest `prefix.*`, then `*`), then the first matching
+   * route. `random` is a uniformly random non-negative integer used for
+   * runtime_fraction and weighted_clusters picks. Null when nothing matches.
+   */
+  route(headers: HeaderMap, streamInfo: StreamInfo, random: number): Route | null;
+  /** Names of every cluster a route can send to (for load-time validation). */
+  referencedClusters(): ReadonlySet<string>;
+  /** Whether the HCM should strip the port from :authority before matching (already applied inside route()). */
+}
+
+/** One matched route. Exactly one of the three entries is set. */
+export interface Route {
+  readonly name: string;
+  readonly virtualHost: VirtualHost;
+  /** Set when the route forwards to a cluster. */
+  readonly routeEntry: RouteEntry | null;
+  /** Set when the route answers itself (direct_response). */
+  readonly directResponse: DirectResponseEntry | null;
+  /** Set when the route redirects. */
+  readonly redirect: RedirectEntry | null;
+  /** typed_per_filter_config merged route > vhost > route config, by filter name. */
+  perFilterConfig(filterName: string): unknown;
+}
+
+export interface VirtualHost {
+  readonly name: string;
+}
+
+/** Header mutations of route, virtual host and route configuration, in Envoy's order. */
+export interface HeaderMutations {
+  /** Applies request_headers_to_add/remove (route, then vhost, then config — most specific wins for append semantics as Envoy documents). */
+  finalizeRequestHeaders(headers: HeaderMap, streamInfo: StreamInfo): void;
+  finalizeResponseHeaders(headers: HeaderMap, streamInfo: StreamInfo): void;
+}
+
+export interface RetryPolicy {
+  /** Bit set of retry-on conditions. */
+  readonly retryOn: number;
+  readonly numRetries: number;
+  /** 0 = none. */
+  readonly perTryTimeoutMs: number;
+  readonly retriableStatusCodes: ReadonlySet<number>;
+}
+
+export interface UpgradeConfig {
+  readonly upgradeType: string;
+  readonly enabled: boolean;
+}
+
+export interface RouteEntry extends HeaderMutations {
+  /**
+   * The cluster for this request. For weighted_clusters the pick uses
+   * `random`; for cluster_header it reads the header (null if absent).
+   */
+  clusterName(headers: HeaderMap, random: number): string | null;
+  /** 503 status to use when the cluster is not found (cluster_not_found_response_code). */
+  readonly clusterNotFoundResponseCode: number;
+  /** Route timeout in ms; 0 disables it. Default 15000. */
+  readonly timeoutMs: number;
+  /** 0 = none. */
+  readonly idleTimeoutMs: number;
+  /**
+   * Rewrites `:path` (prefix_rewrite / regex_rewrite) and `:authority`
+   * (host_rewrite_literal), keeping the original in x-envoy-original-path when
+   * asked. Called by the router before the request goes upstream.
+   */
+  rewriteRequest(headers: HeaderMap, insertEnvoyOriginalPath: boolean): void;
+  /** auto_host_rewrite: the router replaces :authority with the chosen host's hostname. */
+  readonly autoHostRewrite: boolean;
+  readonly retryPolicy: RetryPolicy | null;
+  readonly upgradeConfigs: ReadonlyArray<UpgradeConfig>;
+  /** Weighted cluster entries may add their own header mutations; the router calls this with the chosen cluster. */
+  clusterHeaderMutations(clusterName: string): HeaderMutations | null;
+  /** `max_stream_duration` etc. come later; keep the raw route for extensions. */
+  readonly config: unknown;
+}
+
+export interface DirectResponseEntry extends HeaderMutations {
+  readonly status: number;
+  /** Body, or null for none. */
+  readonly body: Buffer | null;
+}
+
+export interface RedirectEntry extends HeaderMutations {
+  readonly responseCode: number;
+  /** The Location for this request. */
+  newLocation(headers: HeaderMap): string;
+}
