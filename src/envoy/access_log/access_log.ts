@@ -10,3 +10,16 @@ export interface AccessLogInstance {
   log(requestHeaders: HeaderMap | null, responseHeaders: HeaderMap | null,
       responseTrailers: HeaderMap | null, streamInfo: StreamInfo): void;
 }
+
+/** What an access-log filter sees. */
+export interface AccessLogFilterContext {
+  readonly requestHeaders: HeaderMap | null;
+  readonly responseHeaders: HeaderMap | null;
+  readonly responseTrailers: HeaderMap | null;
+  readonly streamInfo: StreamInfo;
+}
+
+/** A compiled `AccessLog.filter` (status_code_filter, and_filter, ...). */
+export interface AccessLogFilter {
+  evaluate(ctx: AccessLogFilterContext): boolean;
+}

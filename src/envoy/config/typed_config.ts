@@ -8,7 +8,7 @@
 import type { Message } from '@bufbuild/protobuf';
 import type { FilterFactoryCb } from '../http/filter.js';
 import type { NetworkFilterFactoryCb } from '../network/filter.js';
-import type { AccessLogInstance } from '../access_log/access_log.js';
+import type { AccessLogFilter, AccessLogInstance } from '../access_log/access_log.js';
 import type { FactoryContext } from '../server/factory_context.js';
 
 export type FactoryCategory =
@@ -53,6 +53,6 @@ export interface NamedNetworkFilterConfigFactory extends TypedFactory {
 
 export interface AccessLogInstanceFactory extends TypedFactory {
   readonly category: 'envoy.access_loggers';
-  /** `filter` is the compiled AccessLogFilter (null: log everything). */
-  createAccessLogInstance(config: Message, context: FactoryContext): AccessLogInstance;
+  /** `filter` is the entry's compiled AccessLog.filter (null: log everything). */
+  createAccessLogInstance(config: Message, context: FactoryContext, filter: AccessLogFilter | null): AccessLogInstance;
 }

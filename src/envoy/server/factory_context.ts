@@ -14,7 +14,18 @@ export interface LocalInfo {
 
 /** Tells long-lived connections whether to close (listener drain, /healthcheck/fail). */
 export interface DrainDecision {
+  /** True once connections should close (add `connection: close`, send GOAWAY...). */
   drainClose(): boolean;
+  /** Called once when draining starts; returns an unregister function. */
+  addOnDrainCloseCb(cb: () => void): () => void;
+}
+
+export interface ListenerFactoryInfo {
+  readonly name: string;
+  /** per_connection_buffer_limit_bytes (default 1 MiB). */
+  readonly perConnectionBufferLimitBytes: number;
+  /** True when the filter chain terminates TLS. */
+  readonly tls: boolean;
 }
 
 export interface FactoryContext {
@@ -27,6 +38,8 @@ export interface FactoryContext {
   readonly drainDecision: DrainDecision;
   /** Where relative file paths in config are resolved from (the bootstrap's folder). */
   readonly configDir: string;
+  /** The listener being built, for settings network filters inherit (null outside a listener). */
+  readonly listener: ListenerFactoryInfo | null;
   /** Unpacks an `Any` (or TypedStruct) into a message by its type URL; throws ConfigError when unknown. */
   unpackAny(any: unknown, path: string): import('@bufbuild/protobuf').Message;
   /** Warnings collected while building (deprecated fields...), shown at start-up. */

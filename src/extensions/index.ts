@@ -1,0 +1,24 @@
+/**
+ * Every built-in extension, one line each (grpc-js's index.ts style). Nothing
+ * registers itself on import; the server calls registerBuiltinExtensions()
+ * once at start-up. Adding an extension = one factory file + one line here.
+ */
+import { registerFactory, registeredFactories } from '../config/registry.js';
+import { registerAccessLoggers } from './access_loggers/index.js';
+import { routerFactory } from './filters/http/router/config.js';
+import { httpConnectionManagerFactory } from './filters/network/http_connection_manager/config.js';
+import { tcpProxyFactory } from './filters/network/tcp_proxy/config.js';
+
+let registered = false;
+
+export function registerBuiltinExtensions(): void {
+  if (registered || registeredFactories().length > 0) return;
+  registered = true;
+  // envoy.filters.network
+  registerFactory(httpConnectionManagerFactory);
+  registerFactory(tcpProxyFactory);
+  // envoy.filters.http
+  registerFactory(routerFactory);
+  // envoy.access_loggers
+  registerAccessLoggers(registerFactory);
+}

@@ -1,0 +1,672 @@
+/**
+ * ConnectionManagerImpl: the `envoy.filters.network.http_connection_manager`
+ * read filter, after Envoy's `source/common/http/conn_manager_impl.cc`. It owns
+ * the codec of one downstream connection and one ActiveStream per request.
+ *
+ *   bytes -> codec -> newStream() -> ActiveStream.decodeHeaders
+ *     -> request header mutation (XFF, x-request-id, ...) -> FilterManager (... router)
+ *   router -> FilterManager encode path -> ActiveStream.encodeHeadersToCodec
+ *     -> response header mutation (date, server, ...) -> codec -> bytes
+ *   stream complete -> stats, access logs, filter onDestroy
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  StreamResetReason,
+  type RequestDecoder,
+  type ResponseEncoder,
+  type ServerConnection,
+  type ServerConnectionCallbacks,
+  type StreamCallbacks,
+} from '../envoy/http/codec.js';
+import type { LocalReplyOptions } from '../envoy/http/filter.js';
+import type { HeaderMap } from '../envoy/http/header_map.js';
+import { Protocol } from '../envoy/http/protocol.js';
+import { ConnectionCloseType, ConnectionEvent, type Connection, type ConnectionCallbacks } from '../envoy/network/connection.js';
+import { FilterStatus, type ReadFilter, type ReadFilterCallbacks } from '../envoy/network/filter.js';
+import type { Route } from '../envoy/router/router.js';
+import type { DrainDecision } from '../envoy/server/factory_context.js';
+import { ResponseFlag } from '../envoy/stream_info/response_flags.js';
+import { isInternalAddress, splitAddress } from '../network/address.js';
+import { StreamInfoImpl } from '../stream_info/stream_info_impl.js';
+import { HeaderMapImpl } from './codec/header_map_impl.js';
+import { ServerHeaderTransformation, type ConnectionManagerConfig, type UpgradeSetting } from './conn_manager_config.js';
+import { currentHttpDate } from './date_provider.js';
+import { FilterManager, type FilterManagerCallbacks } from './filter_manager.js';
+import { Headers, httpToGrpcStatus, isGrpcRequest } from './headers.js';
+
+let nextStreamId = 0;
+
+/** Random non-negative 31-bit integers for route picks, cheap (no crypto). */
+function randomU31(): number {
+  return (Math.random() * 0x80000000) >>> 0;
+}
+
+export class ConnectionManagerImpl implements ReadFilter, ServerConnectionCallbacks, ConnectionCallbacks {
+  private readCallbacks!: ReadFilterCallbacks;
+  private codec: ServerConnection | null = null;
+  readonly streams = new Set<ActiveStream>();
+  private idleTimer: NodeJS.Timeout | null = null;
+  private maxDurationTimer: NodeJS.Timeout | null = null;
+  private headersTimer: NodeJS.Timeout | null = null;
+  private readonly connectStart = performance.now();
+  private closed = false;
+  /** Set when the connection must close once the current stream ends (drain, HTTP/1.0, errors). */
+  drainClosing = false;
+
+  constructor(readonly config: ConnectionManagerConfig, readonly drainDecision: DrainDecision) {}
+
+  get connection(): Connection { return this.readCallbacks.connection; }
+
+  initializeReadFilterCallbacks(callbacks: ReadFilterCallbacks): void {
+    this.readCallbacks = callbacks;
+    callbacks.connection.addConnectionCallbacks(this);
+  }
+
+  private unregisterDrain: (() => void) | null = null;
+
+  onNewConnection(): FilterStatus {
+    this.unregisterDrain = this.drainDecision.addOnDrainCloseCb(() => this.startDrainClose());
+    const s = this.config.stats;
+    s.downstream_cx_total.inc();
+    s.downstream_cx_active.inc();
+    s.downstream_cx_http1_total.inc();
+    s.downstream_cx_http1_active.inc();
+    this.codec = this.config.createCodec(this.connection, this);
+    this.startIdleTimer();
+    if (this.config.maxConnectionDurationMs > 0) {
+      this.maxDurationTimer = setTimeout(() => {
+        this.config.stats.downstream_cx_max_duration_reached.inc();
+        this.startDrainClose();
+      }, this.config.maxConnectionDurationMs);
+    }
+    return FilterStatus.Continue;
+  }
+
+  onData(data: Buffer, _endStream: boolean): FilterStatus {
+    this.config.stats.downstream_cx_rx_bytes_total.add(data.length);
+    if (this.streams.size === 0 && this.headersTimer === null && this.config.requestHeadersTimeoutMs > 0) {
+      this.headersTimer = setTimeout(() => this.onRequestHeadersTimeout(), this.config.requestHeadersTimeoutMs);
+    }
+    this.codec!.dispatch(data);
+    return FilterStatus.StopIteration;
+  }
+
+  // ---- ServerConnectionCallbacks ----
+  newStream(encoder: ResponseEncoder): RequestDecoder {
+    if (this.headersTimer !== null) { clearTimeout(this.headersTimer); this.headersTimer = null; }
+    this.clearIdleTimer();
+    const stream = new ActiveStream(this, encoder);
+    this.streams.add(stream);
+    return stream;
+  }
+
+  onCodecError(_status: number, _details: string): void {
+    this.config.stats.downstream_cx_protocol_error.inc();
+  }
+
+  // ---- ConnectionCallbacks ----
+  onEvent(event: ConnectionEvent): void {
+    if (event === ConnectionEvent.Connected || this.closed) return;
+    this.closed = true;
+    const s = this.config.stats;
+    s.downstream_cx_destroy.inc();
+    if (event === ConnectionEvent.RemoteClose) s.downstream_cx_destroy_remote.inc();
+    else s.downstream_cx_destroy_local.inc();
+    if (this.streams.size > 0) {
+      s.downstream_cx_destroy_active_rq.inc();
+      if (event === ConnectionEvent.RemoteClose) s.downstream_cx_destroy_remote_active_rq.inc();
+      else s.downstream_cx_destroy_local_active_rq.inc();
+    }
+    for (const stream of [...this.streams]) stream.onDownstreamReset(event === ConnectionEvent.RemoteClose);
+    s.downstream_cx_active.dec();
+    s.downstream_cx_http1_active.dec();
+    s.downstream_cx_tx_bytes_total.add(this.connection.bytesSent);
+    s.downstream_cx_length_ms.recordValue(performance.now() - this.connectStart);
+    this.clearIdleTimer();
+    this.unregisterDrain?.();
+    if (this.maxDurationTimer !== null) clearTimeout(this.maxDurationTimer);
+    if (this.headersTimer !== null) clearTimeout(this.headersTimer);
+  }
+  onAboveWriteBufferHighWatermark(): void {
+    for (const s of this.streams) s.filterManager.onDownstreamAboveHighWatermark();
+  }
+  onBelowWriteBufferLowWatermark(): void {
+    for (const s of this.streams) s.filterManager.onDownstreamBelowLowWatermark();
+  }
+
+  // ---- lifecycle helpers ----
+  private startIdleTimer(): void {
+    if (this.config.idleTimeoutMs <= 0 || this.closed) return;
+    if (this.idleTimer !== null) { this.idleTimer.refresh(); return; }
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (this.streams.size === 0) {
+        this.config.stats.downstream_cx_idle_timeout.inc();
+        this.connection.close(ConnectionCloseType.FlushWrite);
+      }
+    }, this.config.idleTimeoutMs);
+  }
+  private clearIdleTimer(): void {
+    if (this.idleTimer !== null) { clearTimeout(this.idleTimer); this.idleTimer = null; }
+  }
+
+  private onRequestHeadersTimeout(): void {
+    this.headersTimer = null;
+    if (this.streams.size > 0) return;
+    this.config.stats.downstream_rq_header_timeout.inc();
+    // Envoy answers 408 when it can; before a stream exists we can only close.
+    this.connection.write(
+      'HTTP/1.1 408 Request Timeout\r\ncontent-length: 15\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nrequest timeout', true);
+    this.connection.close(ConnectionCloseType.FlushWrite);
+  }
+
+  /** Close once the in-flight streams end. */
+  startDrainClose(): void {
+    this.drainClosing = true;
+    if (this.streams.size === 0) {
+      this.config.stats.downstream_cx_drain_close.inc();
+      this.connection.close(ConnectionCloseType.FlushWrite);
+    }
+  }
+
+  /** Called by a stream once it is done in both directions. */
+  onStreamDestroyed(stream: ActiveStream, closeConnection: boolean): void {
+    this.streams.delete(stream);
+    if (this.closed) return;
+    if (closeConnection || this.drainClosing) {
+      this.connection.close(ConnectionCloseType.FlushWrite);
+      return;
+    }
+    if (this.streams.size === 0) this.startIdleTimer();
+  }
+
+  /** Whether responses should carry `connection: close` now. */
+  shouldDrainClose(): boolean {
+    if (this.drainClosing) return true;
+    if (this.drainDecision.drainClose()) {
+      this.drainClosing = true;
+      this.config.stats.downstream_cx_drain_close.inc();
+      return true;
+    }
+    return false;
+  }
+}
+
+/** One request/response exchange on the connection. */
+export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, StreamCallbacks {
+  readonly streamId = nextStreamId++;
+  readonly streamInfo: StreamInfoImpl;
+  readonly filterManager: FilterManager;
+  private cachedRoute: Route | null | undefined = undefined;
+  upgradeType: string | null = null;
+  private requestTimer: NodeJS.Timeout | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private codecResponseStarted = false;
+  private codecResponseComplete = false;
+  private destroyed = false;
+  private closeConnectionAfter = false;
+  private isGrpc = false;
+  private isHead = false;
+  private requestHeaders: HeaderMap | null = null;
+
+  constructor(readonly parent: ConnectionManagerImpl, readonly encoder: ResponseEncoder) {
+    const conn = parent.connection;
+    this.streamInfo = new StreamInfoImpl(encoder.protocol, conn.remoteAddress, conn.remoteAddress, conn.localAddress);
+    this.streamInfo.requestedServerName = conn.requestedServerName;
+    this.filterManager = new FilterManager(this, this.streamInfo);
+    encoder.getStream().addCallbacks(this);
+    const s = parent.config.stats;
+    s.downstream_rq_total.inc();
+    s.downstream_rq_active.inc();
+    if (encoder.protocol === Protocol.Http2) s.downstream_rq_http2_total.inc();
+    else s.downstream_rq_http1_total.inc();
+    if (parent.config.streamIdleTimeoutMs > 0) {
+      this.idleTimer = setTimeout(() => this.onStreamIdleTimeout(), parent.config.streamIdleTimeoutMs);
+    }
+  }
+
+  get config(): ConnectionManagerConfig { return this.parent.config; }
+  get connectionId(): number { return this.parent.connection.id; }
+  get statPrefix(): string { return this.config.statPrefix; }
+
+  // ---- RequestDecoder (from the codec) ----
+  decodeHeaders(headers: HeaderMap, endStream: boolean): void {
+    this.requestHeaders = headers;
+    this.isHead = headers.get(Headers.Method) === 'HEAD';
+    this.isGrpc = isGrpcRequest(headers.get(Headers.ContentType));
+    if (this.encoder.protocol === Protocol.Http10) this.closeConnectionAfter = true;
+    else {
+      const conn = headers.get(Headers.Connection);
+      if (conn !== undefined && /(?:^|,)\s*close\s*(?:,|$)/i.test(conn)) this.closeConnectionAfter = true;
+    }
+    if (endStream) this.onRequestComplete();
+    else if (this.config.requestTimeoutMs > 0) {
+      this.requestTimer = setTimeout(() => this.onRequestTimeout(), this.config.requestTimeoutMs);
+    }
+    this.refreshIdleTimer();
+
+    // Upgrades (WebSocket) must be allowed by the HCM's upgrade_configs.
+    const upgrade = headers.get(Headers.Upgrade);
+    if (upgrade !== undefined && headerHasToken(headers.get(Headers.Connection), 'upgrade')) {
+      const type = upgrade.toLowerCase();
+      const setting = this.findUpgrade(type);
+      if (setting === null || !setting.enabled) {
+        this.config.stats.downstream_rq_ws_on_non_ws_route.inc();
+        this.closeConnectionAfter = true;
+        this.sendLocalReply(403, '', { details: 'upgrade_failed' }, false);
+        return;
+      }
+      this.upgradeType = type;
+      this.config.stats.downstream_cx_upgrades_total.inc();
+    }
+
+    const path = headers.get(Headers.Path);
+    if (path === undefined || (path.charCodeAt(0) !== 47 /* / */ && headers.get(Headers.Method) !== 'CONNECT' && path !== '*')) {
+      this.config.stats.downstream_rq_non_relative_path.inc();
+      this.sendLocalReply(404, '', { details: 'absolute_path_rejected' }, false);
+      return;
+    }
+    if (this.config.normalizePath || this.config.mergeSlashes) {
+      const normalized = normalizePath(path, this.config.normalizePath, this.config.mergeSlashes);
+      if (normalized === null) {
+        this.sendLocalReply(400, 'Bad Request', { details: 'path_normalization_failed' }, false);
+        return;
+      }
+      if (normalized !== path) headers.set(Headers.Path, normalized);
+    }
+
+    this.mutateRequestHeaders(headers);
+
+    // Expect: 100-continue is answered here unless the HCM proxies it.
+    if (!this.config.proxy100Continue) {
+      const expect = headers.get(Headers.Expect);
+      if (expect !== undefined && expect.toLowerCase() === '100-continue') {
+        headers.remove(Headers.Expect);
+        this.encoder.encode1xxHeaders(HeaderMapImpl.fromPairs([[':status', '100']]));
+      }
+    }
+
+    const factories = this.upgradeType !== null ? (this.findUpgrade(this.upgradeType)?.filterFactories ?? this.config.filterFactories) : this.config.filterFactories;
+    for (const f of factories) f(this.filterManager);
+    this.filterManager.decodeHeaders(0, headers, endStream);
+  }
+
+  decodeData(data: Buffer, endStream: boolean): void {
+    this.streamInfo.bytesReceived += data.length;
+    if (this.idleTimer !== null) this.idleTimer.refresh();
+    if (endStream) this.onRequestComplete();
+    if (this.filterManager.responseComplete() || this.destroyed) return;
+    this.filterManager.decodeData(0, data, endStream);
+  }
+
+  decodeTrailers(trailers: HeaderMap): void {
+    this.onRequestComplete();
+    if (this.filterManager.responseComplete() || this.destroyed) return;
+    this.filterManager.decodeTrailers(0, trailers);
+  }
+
+  private onRequestComplete(): void {
+    if (this.filterManager.decodeComplete) return;
+    this.filterManager.decodeComplete = true;
+    this.streamInfo.lastDownstreamRxByteReceived = performance.now();
+    if (this.requestTimer !== null) { clearTimeout(this.requestTimer); this.requestTimer = null; }
+    this.maybeEndStream();
+  }
+
+  private findUpgrade(type: string): UpgradeSetting | null {
+    for (const u of this.config.upgrades) if (u.upgradeType === type) return u;
+    return null;
+  }
+
+  // ---- request header mutation (Envoy's ConnectionManagerUtility::mutateRequestHeaders) ----
+  private mutateRequestHeaders(headers: HeaderMap): void {
+    const cfg = this.config;
+    // Hop-by-hop headers never go upstream (an allowed upgrade keeps its two).
+    if (this.upgradeType === null) {
+      headers.remove(Headers.Connection);
+      headers.remove(Headers.Upgrade);
+    }
+    headers.remove(Headers.KeepAlive);
+    headers.remove(Headers.ProxyConnection);
+    headers.remove(Headers.TransferEncoding);
+    const te = headers.get(Headers.TE);
+    if (te !== undefined) {
+      if (headerHasToken(te, 'trailers')) headers.set(Headers.TE, 'trailers');
+      else headers.remove(Headers.TE);
+    }
+
+    const scheme = cfg.tls ? 'https' : 'http';
+    const remote = splitAddress(this.parent.connection.remoteAddress);
+    let clientIp = remote.ip;
+    const xff = headers.get(Headers.XForwardedFor);
+    if (cfg.useRemoteAddress) {
+      if (cfg.xffNumTrustedHops > 0 && xff !== undefined) {
+        const parts = xff.split(',').map((p) => p.trim());
+        const idx = parts.length - cfg.xffNumTrustedHops;
+        if (idx >= 0 && idx < parts.length && parts[idx]) clientIp = parts[idx]!;
+      }
+      if (!cfg.skipXffAppend) headers.set(Headers.XForwardedFor, xff === undefined ? remote.ip : `${xff},${remote.ip}`);
+      headers.set(Headers.XForwardedProto, scheme);
+    } else {
+      if (xff !== undefined) {
+        const parts = xff.split(',').map((p) => p.trim());
+        const idx = parts.length - 1 - cfg.xffNumTrustedHops;
+        if (idx >= 0 && parts[idx]) clientIp = parts[idx]!;
+      }
+      if (!headers.has(Headers.XForwardedProto)) headers.set(Headers.XForwardedProto, scheme);
+    }
+    if (clientIp !== remote.ip) {
+      this.streamInfo.downstreamRemoteAddress = clientIp.includes(':') ? `[${clientIp}]:0` : `${clientIp}:0`;
+    }
+    const internal = isInternalAddress(clientIp);
+    if (cfg.useRemoteAddress) {
+      if (internal) headers.set(Headers.XEnvoyInternal, 'true');
+      else {
+        headers.remove(Headers.XEnvoyInternal);
+        headers.set(Headers.XEnvoyExternalAddress, clientIp);
+      }
+    }
+    headers.set(Headers.Scheme, scheme);
+
+    if (cfg.via !== '') {
+      const v = headers.get(Headers.Via);
+      headers.set(Headers.Via, v === undefined ? cfg.via : `${v},${cfg.via}`);
+    }
+
+    // x-request-id: generated when missing; an external one is replaced at the edge unless preserved.
+    let rid = headers.get(Headers.XRequestId);
+    const edgeExternal = cfg.useRemoteAddress && !internal;
+    if (cfg.generateRequestId && (rid === undefined || (edgeExternal && !cfg.preserveExternalRequestId))) {
+      rid = randomUUID();
+      headers.set(Headers.XRequestId, rid);
+    }
+    this.streamInfo.requestId = rid ?? null;
+
+    const authority = headers.get(Headers.Authority);
+    if (authority !== undefined) {
+      let a = authority;
+      if (cfg.stripTrailingHostDot) a = stripTrailingDot(a);
+      if (cfg.stripAnyHostPort) a = stripPort(a);
+      else if (cfg.stripMatchingHostPort) {
+        const localPort = splitAddress(this.parent.connection.localAddress).port;
+        const p = portOf(a);
+        if (p !== null && p === localPort) a = stripPort(a);
+      }
+      if (a !== authority) headers.set(Headers.Authority, a);
+    }
+  }
+
+  // ---- FilterManagerCallbacks ----
+  route(): Route | null {
+    if (this.cachedRoute === undefined) {
+      const table = this.config.routeTable();
+      this.cachedRoute = table === null || this.requestHeaders === null
+        ? null : table.route(this.requestHeaders, this.streamInfo, randomU31());
+      if (this.cachedRoute !== null) this.streamInfo.routeName = this.cachedRoute.name || null;
+    }
+    return this.cachedRoute;
+  }
+  clearRouteCache(): void { this.cachedRoute = undefined; }
+
+  bufferLimit(): number { return this.config.bufferLimit; }
+
+  readDisableDownstream(disable: boolean): void {
+    this.encoder.getStream().readDisable(disable);
+  }
+
+  encode1xxToCodec(headers: HeaderMap): void {
+    this.encoder.encode1xxHeaders(headers);
+  }
+
+  encodeHeadersToCodec(headers: HeaderMap, endStream: boolean): void {
+    const cfg = this.config;
+    const status = Number(headers.get(Headers.Status));
+    this.streamInfo.responseCode = status;
+    headers.set(Headers.Date, currentHttpDate());
+    if (cfg.serverHeaderTransformation === ServerHeaderTransformation.Overwrite
+      || (cfg.serverHeaderTransformation === ServerHeaderTransformation.AppendIfAbsent && !headers.has(Headers.Server))) {
+      headers.set(Headers.Server, cfg.serverName);
+    }
+    // Upstream hop-by-hop headers are the codec's business, not the client's.
+    if (!(status === 101 && this.upgradeType !== null)) {
+      headers.remove(Headers.Connection);
+      headers.remove(Headers.Upgrade);
+    }
+    headers.remove(Headers.KeepAlive);
+    headers.remove(Headers.ProxyConnection);
+    headers.remove(Headers.TransferEncoding);
+    if (cfg.via !== '') {
+      const v = headers.get(Headers.Via);
+      headers.set(Headers.Via, v === undefined ? cfg.via : `${v},${cfg.via}`);
+    }
+    if (cfg.alwaysSetRequestIdInResponse && this.streamInfo.requestId !== null && !headers.has(Headers.XRequestId)) {
+      headers.set(Headers.XRequestId, this.streamInfo.requestId);
+    }
+    if (this.closeConnectionAfter || this.parent.shouldDrainClose()) {
+      this.closeConnectionAfter = true;
+      if (this.encoder.protocol !== Protocol.Http2) headers.set(Headers.Connection, 'close');
+    }
+    // A response that finishes before the request (HTTP/1) means the connection cannot be reused.
+    if (endStream && !this.filterManager.decodeComplete && this.encoder.protocol !== Protocol.Http2) {
+      this.closeConnectionAfter = true;
+      if (!headers.has(Headers.Connection)) headers.set(Headers.Connection, 'close');
+    }
+    this.streamInfo.firstDownstreamTxByteSent = performance.now();
+    this.codecResponseStarted = true;
+    this.recordResponseCode(status);
+    this.refreshIdleTimer();
+    this.encoder.encodeHeaders(headers, endStream);
+    if (endStream) this.onResponseComplete();
+  }
+
+  encodeDataToCodec(data: Buffer, endStream: boolean): void {
+    this.streamInfo.bytesSent += data.length;
+    if (this.idleTimer !== null) this.idleTimer.refresh();
+    this.encoder.encodeData(data, endStream);
+    if (endStream) this.onResponseComplete();
+  }
+
+  encodeTrailersToCodec(trailers: HeaderMap): void {
+    this.encoder.encodeTrailers(trailers);
+    this.onResponseComplete();
+  }
+
+  private recordResponseCode(status: number): void {
+    const s = this.config.stats;
+    const l = this.config.listenerStats;
+    const cls = Math.floor(status / 100);
+    switch (cls) {
+      case 1: s.downstream_rq_1xx.inc(); l?.downstream_rq_1xx.inc(); break;
+      case 2: s.downstream_rq_2xx.inc(); l?.downstream_rq_2xx.inc(); break;
+      case 3: s.downstream_rq_3xx.inc(); l?.downstream_rq_3xx.inc(); break;
+      case 4: s.downstream_rq_4xx.inc(); l?.downstream_rq_4xx.inc(); break;
+      default: s.downstream_rq_5xx.inc(); l?.downstream_rq_5xx.inc(); break;
+    }
+  }
+
+  private onResponseComplete(): void {
+    if (this.codecResponseComplete) return;
+    this.codecResponseComplete = true;
+    this.streamInfo.lastDownstreamTxByteSent = performance.now();
+    if (!this.filterManager.decodeComplete) {
+      this.config.stats.downstream_rq_response_before_rq_complete.inc();
+      if (this.encoder.protocol !== Protocol.Http2) this.closeConnectionAfter = true;
+    }
+    this.maybeEndStream();
+  }
+
+  /** A stream ends when the response is out; an unfinished HTTP/1 request closes the connection. */
+  private maybeEndStream(): void {
+    if (!this.codecResponseComplete || this.destroyed) return;
+    if (!this.filterManager.decodeComplete && this.upgradeType === null && !this.closeConnectionAfter) return;
+    this.finish(this.closeConnectionAfter);
+  }
+
+  sendLocalReply(code: number, body: string, options: LocalReplyOptions, fromEncoder: boolean): void {
+    if (this.destroyed) return;
+    this.streamInfo.responseCodeDetails = options.details;
+    if (this.codecResponseStarted) {
+      // Too late for a reply: the client already has a status line.
+      this.resetStream();
+      return;
+    }
+    const headers = new HeaderMapImpl();
+    let bodyBuf: Buffer | null = null;
+    if (this.isGrpc) {
+      // gRPC clients get a trailers-only reply carrying the status (Envoy's local reply for gRPC).
+      headers.add(Headers.Status, '200');
+      headers.add(Headers.ContentType, 'application/grpc');
+      headers.add(Headers.GrpcStatus, String(options.grpcStatus ?? httpToGrpcStatus(code)));
+      if (body !== '') headers.add(Headers.GrpcMessage, encodeURIComponent(body));
+    } else {
+      headers.add(Headers.Status, String(code));
+      if (body !== '') {
+        bodyBuf = Buffer.from(body);
+        headers.add(Headers.ContentLength, String(bodyBuf.length));
+        headers.add(Headers.ContentType, 'text/plain');
+      } else if (code >= 200 && code !== 204 && code !== 304) {
+        headers.add(Headers.ContentLength, '0');
+      }
+    }
+    options.modifyHeaders?.(headers);
+    if (this.isHead) bodyBuf = null;
+    const fm = this.filterManager;
+    if (fromEncoder) {
+      this.encodeHeadersToCodec(headers, bodyBuf === null);
+      if (bodyBuf !== null) this.encodeDataToCodec(bodyBuf, true);
+      return;
+    }
+    fm.resetEncodeState();
+    fm.encodeHeaders(fm.encoderFilters.length - 1, headers, bodyBuf === null);
+    if (bodyBuf !== null && !this.destroyed) fm.encodeData(fm.encoderFilters.length - 1, bodyBuf, true);
+  }
+
+  resetStream(): void {
+    if (this.destroyed) return;
+    this.config.stats.downstream_rq_tx_reset.inc();
+    this.closeConnectionAfter = true;
+    // HTTP/1 has no stream reset: the connection goes.
+    this.encoder.getStream().resetStream(StreamResetReason.LocalReset);
+    this.finish(true);
+  }
+
+  // ---- StreamCallbacks (from the codec) ----
+  onResetStream(_reason: StreamResetReason, _transportFailureReason: string): void {
+    if (this.destroyed) return;
+    this.onDownstreamReset(true);
+  }
+  onAboveWriteBufferHighWatermark(): void { this.filterManager.onDownstreamAboveHighWatermark(); }
+  onBelowWriteBufferLowWatermark(): void { this.filterManager.onDownstreamBelowLowWatermark(); }
+
+  /** The client went away (or the connection closed) before the stream finished. */
+  onDownstreamReset(remote: boolean): void {
+    if (this.destroyed) return;
+    if (remote) {
+      this.config.stats.downstream_rq_rx_reset.inc();
+      if (!this.codecResponseComplete) this.streamInfo.setResponseFlag(ResponseFlag.DownstreamConnectionTermination);
+    }
+    this.finish(false);
+  }
+
+  // ---- timeouts ----
+  private refreshIdleTimer(): void {
+    if (this.idleTimer !== null) this.idleTimer.refresh();
+  }
+
+  private onStreamIdleTimeout(): void {
+    this.idleTimer = null;
+    if (this.destroyed) return;
+    this.config.stats.downstream_rq_idle_timeout.inc();
+    this.streamInfo.setResponseFlag(ResponseFlag.StreamIdleTimeout);
+    if (this.codecResponseStarted) this.resetStream();
+    else this.sendLocalReply(408, 'stream timeout', { details: 'stream_idle_timeout' }, false);
+  }
+
+  private onRequestTimeout(): void {
+    this.requestTimer = null;
+    if (this.destroyed) return;
+    this.config.stats.downstream_rq_timeout.inc();
+    if (this.codecResponseStarted) this.resetStream();
+    else {
+      this.closeConnectionAfter = true;
+      this.sendLocalReply(408, 'request timeout', { details: 'request_overall_timeout' }, false);
+    }
+  }
+
+  /** Ends the stream: filters destroyed, stats and access logs, connection bookkeeping. */
+  private finish(closeConnection: boolean): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    if (this.requestTimer !== null) clearTimeout(this.requestTimer);
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.streamInfo.onComplete();
+    const s = this.config.stats;
+    s.downstream_rq_active.dec();
+    if (this.codecResponseComplete) {
+      s.downstream_rq_completed.inc();
+      this.config.listenerStats?.downstream_rq_completed.inc();
+    }
+    const d = this.streamInfo.duration();
+    if (d !== null) s.downstream_rq_time.recordValue(d);
+    this.filterManager.destroyFilters();
+    const fm = this.filterManager;
+    const logs = this.config.accessLogs;
+    if (logs.length > 0 || fm.accessLogHandlers.length > 0) {
+      for (const log of logs) log.log(this.requestHeaders, fm.responseHeaders, fm.responseTrailers, this.streamInfo);
+      for (const h of fm.accessLogHandlers) h.log(this.requestHeaders, fm.responseHeaders, fm.responseTrailers, this.streamInfo);
+    }
+    this.parent.onStreamDestroyed(this, closeConnection);
+  }
+}
+
+function headerHasToken(value: string | undefined, token: string): boolean {
+  if (value === undefined) return false;
+  for (const part of value.split(',')) if (part.trim().toLowerCase() === token) return true;
+  return false;
+}
+
+function portOf(authority: string): number | null {
+  const close = authority.lastIndexOf(']');
+  const colon = authority.lastIndexOf(':');
+  if (colon <= close) return null;
+  const p = Number(authority.slice(colon + 1));
+  return Number.isInteger(p) ? p : null;
+}
+
+function stripPort(authority: string): string {
+  const close = authority.lastIndexOf(']');
+  const colon = authority.lastIndexOf(':');
+  return colon > close ? authority.slice(0, colon) : authority;
+}
+
+function stripTrailingDot(authority: string): string {
+  const p = portOf(authority);
+  const host = p === null ? authority : stripPort(authority);
+  if (!host.endsWith('.')) return authority;
+  return p === null ? host.slice(0, -1) : `${host.slice(0, -1)}:${p}`;
+}
+
+/**
+ * RFC 3986 path normalisation (remove dot segments) and slash merging, as the
+ * HCM's normalize_path / merge_slashes. Returns null for paths that cannot be
+ * normalised (escaping above the root is clamped, as Envoy does).
+ */
+export function normalizePath(path: string, normalize: boolean, mergeSlashes: boolean): string | null {
+  const q = path.indexOf('?');
+  let p = q === -1 ? path : path.slice(0, q);
+  const rest = q === -1 ? '' : path.slice(q);
+  if (mergeSlashes) p = p.replace(/\/{2,}/g, '/');
+  if (normalize) {
+    if (p.includes('\\')) p = p.replace(/\\/g, '/');
+    const out: string[] = [];
+    const segs = p.split('/');
+    for (let i = 1; i < segs.length; i++) {
+      const s = segs[i]!;
+      if (s === '.') { if (i === segs.length - 1) out.push(''); continue; }
+      if (s === '..') { out.pop(); if (i === segs.length - 1) out.push(''); continue; }
+      out.push(s);
+    }
+    p = `/${out.join('/')}`;
+  }
+  return p + rest;
+}

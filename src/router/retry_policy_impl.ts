@@ -1,0 +1,132 @@
+/**
+ * Route retry policy, after Envoy's `RetryPolicyImpl`
+ * (`source/common/router/config_impl.cc`) and `RetryStateImpl::parseRetryOn`
+ * / `parseRetryGrpcOn` (`source/common/router/retry_state_impl.cc`).
+ *
+ * - `retry_on` is a comma-separated list; names are trimmed, unknown names are
+ *   ignored (Envoy ignores them in route config; `parseRetryOn` also reports
+ *   whether every name was known, for the `x-envoy-retry-on` header).
+ * - `num_retries` defaults to 1 (but no retry happens unless `retry_on` names
+ *   a condition).
+ * - `per_try_timeout` / `per_try_idle_timeout`: 0 = none.
+ * - `retry_back_off.base_interval` is required when `retry_back_off` is set;
+ *   `max_interval` must not be below it. Sub-millisecond values round up to 1 ms.
+ * - A route's `retry_policy` replaces its virtual host's entirely.
+ */
+import type { RetryPolicy as RetryPolicyProto } from '../generated/envoy/config/route/v3/route_components_pb.js';
+import type { RetryPolicy } from '../envoy/router/router.js';
+import { type HeaderMatcherImpl, compileHeaderMatchers } from '../common/matchers/header_matcher.js';
+import { at, fail } from './config_error.js';
+import { durationMs } from './duration.js';
+
+/** Bits of `RetryPolicy.retryOn` (Envoy's `RetryPolicy::RETRY_ON_*`). */
+export const RetryOn = {
+  FiveXx: 0x1,
+  GatewayError: 0x2,
+  ConnectFailure: 0x4,
+  Retriable4xx: 0x8,
+  RefusedStream: 0x10,
+  GrpcCancelled: 0x20,
+  GrpcDeadlineExceeded: 0x40,
+  GrpcResourceExhausted: 0x80,
+  GrpcUnavailable: 0x100,
+  GrpcInternal: 0x200,
+  RetriableStatusCodes: 0x400,
+  Reset: 0x800,
+  RetriableHeaders: 0x1000,
+  EnvoyRateLimited: 0x2000,
+  Http3PostConnectFailure: 0x4000,
+  ResetBeforeRequest: 0x8000,
+} as const;
+
+const RETRY_ON_NAMES: ReadonlyMap<string, number> = new Map([
+  ['5xx', RetryOn.FiveXx],
+  ['gateway-error', RetryOn.GatewayError],
+  ['connect-failure', RetryOn.ConnectFailure],
+  ['envoy-ratelimited', RetryOn.EnvoyRateLimited],
+  ['retriable-4xx', RetryOn.Retriable4xx],
+  ['refused-stream', RetryOn.RefusedStream],
+  ['retriable-status-codes', RetryOn.RetriableStatusCodes],
+  ['retriable-headers', RetryOn.RetriableHeaders],
+  ['reset', RetryOn.Reset],
+  ['reset-before-request', RetryOn.ResetBeforeRequest],
+  ['http3-post-connect-failure', RetryOn.Http3PostConnectFailure],
+]);
+
+const RETRY_GRPC_ON_NAMES: ReadonlyMap<string, number> = new Map([
+  ['cancelled', RetryOn.GrpcCancelled],
+  ['deadline-exceeded', RetryOn.GrpcDeadlineExceeded],
+  ['resource-exhausted', RetryOn.GrpcResourceExhausted],
+  ['unavailable', RetryOn.GrpcUnavailable],
+  ['internal', RetryOn.GrpcInternal],
+]);
+
+function parseList(value: string, names: ReadonlyMap<string, number>): { bits: number; allValid: boolean } {
+  let bits = 0;
+  let allValid = true;
+  for (const raw of value.split(',')) {
+    const token = raw.trim();
+    if (token.length === 0) continue;
+    const bit = names.get(token);
+    if (bit === undefined) allValid = false;
+    else bits |= bit;
+  }
+  return { bits, allValid };
+}
+
+/** Parses HTTP retry conditions (`retry_on`, `x-envoy-retry-on`). */
+export function parseRetryOn(value: string): { bits: number; allValid: boolean } {
+  return parseList(value, RETRY_ON_NAMES);
+}
+
+/** Parses gRPC retry conditions (`retry_on`, `x-envoy-retry-grpc-on`). */
+export function parseRetryGrpcOn(value: string): { bits: number; allValid: boolean } {
+  return parseList(value, RETRY_GRPC_ON_NAMES);
+}
+
+export class RetryPolicyImpl implements RetryPolicy {
+  readonly retryOn: number;
+  readonly numRetries: number;
+  readonly perTryTimeoutMs: number;
+  /** 0 = none. */
+  readonly perTryIdleTimeoutMs: number;
+  readonly retriableStatusCodes: ReadonlySet<number>;
+  /** Response header matchers for `retriable-headers`. */
+  readonly retriableHeaders: readonly HeaderMatcherImpl[];
+  /** Request header matchers: a request is only retried if one matches (none configured = all). */
+  readonly retriableRequestHeaders: readonly HeaderMatcherImpl[];
+  /** `retry_back_off.base_interval` in ms, or null for the default (25 ms). */
+  readonly baseIntervalMs: number | null;
+  /** `retry_back_off.max_interval` in ms, or null for the default (10 x base). */
+  readonly maxIntervalMs: number | null;
+  /** `host_selection_retry_max_attempts`, default 1. */
+  readonly hostSelectionMaxAttempts: number;
+  /** The raw policy (retry_host_predicate, retry_priority, rate_limited_retry_back_off... for later). */
+  readonly config: RetryPolicyProto;
+
+  /** `path` is the proto path of the policy, for errors. */
+  constructor(config: RetryPolicyProto, path: string) {
+    this.config = config;
+    this.retryOn = parseRetryOn(config.retryOn).bits | parseRetryGrpcOn(config.retryOn).bits;
+    this.numRetries = config.numRetries ?? 1;
+    this.perTryTimeoutMs = config.perTryTimeout === undefined ? 0 : durationMs(config.perTryTimeout);
+    this.perTryIdleTimeoutMs = config.perTryIdleTimeout === undefined ? 0 : durationMs(config.perTryIdleTimeout);
+    this.retriableStatusCodes = new Set(config.retriableStatusCodes);
+    this.retriableHeaders = at(path, () => compileHeaderMatchers(config.retriableHeaders, 'retriable_headers')) ?? [];
+    this.retriableRequestHeaders = at(path, () => compileHeaderMatchers(config.retriableRequestHeaders, 'retriable_request_headers')) ?? [];
+    this.hostSelectionMaxAttempts = config.hostSelectionRetryMaxAttempts > 0n ? Number(config.hostSelectionRetryMaxAttempts) : 1;
+    let base: number | null = null;
+    let max: number | null = null;
+    const backOff = config.retryBackOff;
+    if (backOff !== undefined) {
+      if (backOff.baseInterval === undefined) fail(`${path}.retry_back_off.base_interval`, 'base_interval is required');
+      base = Math.max(1, durationMs(backOff.baseInterval));
+      if (backOff.maxInterval !== undefined) {
+        max = Math.max(1, durationMs(backOff.maxInterval));
+        if (max < base) fail(`${path}.retry_back_off.max_interval`, 'retry_policy.max_interval must greater than or equal to the base_interval');
+      }
+    }
+    this.baseIntervalMs = base;
+    this.maxIntervalMs = max;
+  }
+}

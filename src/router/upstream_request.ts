@@ -1,0 +1,177 @@
+/**
+ * UpstreamRequest: one attempt of the router against one host, after Envoy's
+ * `source/common/router/upstream_request.cc`. It waits for a pool stream,
+ * buffers the request body meanwhile, then relays both directions.
+ */
+import {
+  StreamResetReason,
+  type RequestEncoder,
+  type ResponseDecoder,
+  type StreamCallbacks,
+} from '../envoy/http/codec.js';
+import type { HeaderMap } from '../envoy/http/header_map.js';
+import type { Cancellable, ConnectionPoolCallbacks, HttpConnectionPool, PoolFailureReason } from '../envoy/upstream/cluster_manager.js';
+import type { Host } from '../envoy/upstream/host.js';
+import type { RouterFilter } from './router_filter.js';
+
+export class UpstreamRequest implements ResponseDecoder, StreamCallbacks, ConnectionPoolCallbacks {
+  private encoder: RequestEncoder | null = null;
+  private pending: Cancellable | null = null;
+  private buffered: Buffer[] | null = null;
+  private bufferedBytes = 0;
+  private trailers: HeaderMap | null = null;
+  private requestEnded: boolean;
+  private startTime = 0;
+  private sentTime = 0;
+  private finished = false;
+  private readDisabled = 0;
+  private aboveWatermark = false;
+  private active = false;
+
+  constructor(
+    private readonly parent: RouterFilter,
+    readonly host: Host,
+    private readonly pool: HttpConnectionPool,
+    private readonly headers: HeaderMap,
+    endStream: boolean,
+  ) {
+    this.requestEnded = endStream;
+  }
+
+  start(): void {
+    this.startTime = performance.now();
+    this.pending = this.pool.newStream(this, this);
+  }
+
+  elapsedMs(): number { return performance.now() - this.startTime; }
+
+  // ---- ConnectionPoolCallbacks ----
+  onPoolReady(encoder: RequestEncoder, host: Host, upstreamLocalAddress: string): void {
+    this.pending = null;
+    if (this.finished) { encoder.getStream().resetStream(StreamResetReason.LocalReset); return; }
+    this.encoder = encoder;
+    this.active = true;
+    const stats = host.cluster.stats;
+    stats.upstream_rq_active.inc();
+    host.activeRequests++;
+    host.stats.rq_active++;
+    host.stats.rq_total++;
+    encoder.getStream().addCallbacks(this);
+    this.parent.onUpstreamConnected(upstreamLocalAddress);
+    for (let i = 0; i < this.readDisabled; i++) encoder.getStream().readDisable(true);
+    this.sentTime = performance.now();
+    const noBody = this.requestEnded && this.buffered === null && this.trailers === null;
+    encoder.encodeHeaders(this.headers, noBody);
+    if (this.buffered !== null) {
+      const data = this.buffered.length === 1 ? this.buffered[0]! : Buffer.concat(this.buffered);
+      this.buffered = null;
+      this.bufferedBytes = 0;
+      if (this.aboveWatermark) { this.aboveWatermark = false; this.parent.onUpstreamBelowWriteBufferLowWatermark(); }
+      encoder.encodeData(data, this.requestEnded && this.trailers === null);
+    }
+    if (this.trailers !== null && this.encoder !== null) encoder.encodeTrailers(this.trailers);
+  }
+
+  onPoolFailure(reason: PoolFailureReason, transportFailureReason: string, _host: Host): void {
+    this.pending = null;
+    if (this.finished) return;
+    this.finished = true;
+    this.parent.onPoolFailure(reason, transportFailureReason);
+  }
+
+  // ---- request body from the router ----
+  encodeData(data: Buffer, endStream: boolean): void {
+    if (endStream) this.requestEnded = true;
+    if (this.encoder !== null) {
+      this.encoder.encodeData(data, endStream);
+      return;
+    }
+    if (data.length > 0) {
+      (this.buffered ??= []).push(data);
+      this.bufferedBytes += data.length;
+      // Back-pressure while the pool has no stream yet: stop reading the client.
+      if (!this.aboveWatermark && this.bufferedBytes > this.host.cluster.perConnectionBufferLimitBytes) {
+        this.aboveWatermark = true;
+        this.parent.onUpstreamAboveWriteBufferHighWatermark();
+      }
+    } else if (endStream) {
+      (this.buffered ??= []).push(data);
+    }
+  }
+
+  encodeTrailers(trailers: HeaderMap): void {
+    this.requestEnded = true;
+    if (this.encoder !== null) this.encoder.encodeTrailers(trailers);
+    else this.trailers = trailers;
+  }
+
+  readDisable(disable: boolean): void {
+    if (disable) this.readDisabled++;
+    else if (this.readDisabled > 0) this.readDisabled--;
+    this.encoder?.getStream().readDisable(disable);
+  }
+
+  // ---- ResponseDecoder ----
+  decode1xxHeaders(headers: HeaderMap): void {
+    if (!this.finished) this.parent.onUpstream1xxHeaders(headers);
+  }
+  decodeHeaders(headers: HeaderMap, endStream: boolean): void {
+    if (this.finished) return;
+    const status = Number(headers.get(':status'));
+    this.host.stats[status >= 500 ? 'rq_error' : 'rq_success']++;
+    this.parent.onUpstreamHeaders(headers, endStream, performance.now() - this.sentTime);
+  }
+  decodeData(data: Buffer, endStream: boolean): void {
+    if (this.finished) return;
+    this.parent.onUpstreamData(data, endStream);
+  }
+  decodeTrailers(trailers: HeaderMap): void {
+    if (this.finished) return;
+    this.parent.onUpstreamTrailers(trailers);
+  }
+
+  // ---- StreamCallbacks ----
+  onResetStream(reason: StreamResetReason, transportFailureReason: string): void {
+    if (this.finished) return;
+    this.release();
+    this.finished = true;
+    this.host.cluster.stats.upstream_rq_rx_reset.inc();
+    this.parent.onUpstreamReset(reason, transportFailureReason);
+  }
+  onAboveWriteBufferHighWatermark(): void { this.parent.onUpstreamAboveWriteBufferHighWatermark(); }
+  onBelowWriteBufferLowWatermark(): void { this.parent.onUpstreamBelowWriteBufferLowWatermark(); }
+
+  /** The response finished normally. */
+  onComplete(): void {
+    this.finished = true;
+    this.release();
+    this.host.cluster.stats.upstream_rq_completed.inc();
+  }
+
+  /** Abandon this attempt (timeout, downstream gone). */
+  resetStream(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.pending !== null) {
+      this.pending.cancel();
+      this.pending = null;
+      this.host.cluster.stats.upstream_rq_cancelled.inc();
+      return;
+    }
+    this.release();
+    if (this.encoder !== null) {
+      this.host.cluster.stats.upstream_rq_tx_reset.inc();
+      const s = this.encoder.getStream();
+      s.removeCallbacks(this);
+      s.resetStream(StreamResetReason.LocalReset);
+    }
+  }
+
+  private release(): void {
+    if (!this.active) return;
+    this.active = false;
+    this.host.cluster.stats.upstream_rq_active.dec();
+    this.host.activeRequests--;
+    this.host.stats.rq_active--;
+  }
+}
