@@ -7,7 +7,7 @@ import type { FilterFactoryCb } from '../envoy/http/filter.js';
 import type { ServerConnection, ServerConnectionCallbacks } from '../envoy/http/codec.js';
 import type { RouteTable } from '../envoy/router/router.js';
 import type { Connection } from '../envoy/network/connection.js';
-import type { ConnectionManagerStats } from './conn_manager_stats.js';
+import type { HttpConnManagerListenerStats, HttpConnManagerStats } from '../stats/http_conn_manager_stats.js';
 
 export const enum CodecType { Auto, Http1, Http2 }
 
@@ -23,9 +23,9 @@ export interface UpgradeSetting {
 
 export interface ConnectionManagerConfig {
   readonly statPrefix: string;
-  readonly stats: ConnectionManagerStats;
+  readonly stats: HttpConnManagerStats;
   /** Per-listener copies of the response-code stats (`listener.<addr>.http.<prefix>.`), or null. */
-  readonly listenerStats: ConnectionManagerStats | null;
+  readonly listenerStats: HttpConnManagerListenerStats | null;
   readonly codecType: CodecType;
   /** Builds the server codec for a new downstream connection. */
   createCodec(connection: Connection, callbacks: ServerConnectionCallbacks): ServerConnection;

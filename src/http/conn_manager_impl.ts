@@ -545,8 +545,11 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
     if (this.destroyed) return;
     this.config.stats.downstream_rq_tx_reset.inc();
     this.closeConnectionAfter = true;
-    // HTTP/1 has no stream reset: the connection goes.
-    this.encoder.getStream().resetStream(StreamResetReason.LocalReset);
+    // HTTP/1 has no stream reset: the connection goes. Our own callbacks must not
+    // read this local reset as the client going away (DC).
+    const stream = this.encoder.getStream();
+    stream.removeCallbacks(this);
+    stream.resetStream(StreamResetReason.LocalReset);
     this.finish(true);
   }
 

@@ -6,11 +6,11 @@
  * connections so it can drain them.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { HistogramUnit, type Counter, type Gauge, type Histogram, type Scope } from '../envoy/stats/stats.js';
+import type { Scope } from '../envoy/stats/stats.js';
 import { ConnectionCloseType, ConnectionEvent } from '../envoy/network/connection.js';
 import { ConnectionImpl } from '../network/connection_impl.js';
 import { addressToString } from '../network/address.js';
-import { makeStatsBlock } from '../stats/stats_impl.js';
+import { createListenerStats, type ListenerStats } from '../stats/listener_stats.js';
 import type { FilterChainManager } from './filter_chain_manager.js';
 
 export interface ListenerConfig {
@@ -25,21 +25,6 @@ export interface ListenerConfig {
   readonly config: unknown;
 }
 
-export interface ListenerStats {
-  readonly downstream_cx_total: Counter;
-  readonly downstream_cx_destroy: Counter;
-  readonly downstream_cx_overflow: Counter;
-  readonly no_filter_chain_match: Counter;
-  readonly downstream_cx_active: Gauge;
-  readonly downstream_cx_length_ms: Histogram;
-}
-
-/** Envoy's listener stat scope name: `listener.0.0.0.0_10000.` / `listener.[__1]_10000.`. */
-export function listenerStatName(address: string, port: number): string {
-  const a = address.includes(':') ? `[${address}]` : address;
-  return `listener.${a}_${port}`.replace(/:/g, '_');
-}
-
 export class ListenerImpl {
   private server: Server | null = null;
   private readonly connections = new Set<ConnectionImpl>();
@@ -48,13 +33,10 @@ export class ListenerImpl {
   boundPort = 0;
   private draining = false;
 
-  constructor(readonly config: ListenerConfig, rootScope: Scope) {
-    this.scope = rootScope.createScope(listenerStatName(config.address, config.port));
-    this.stats = makeStatsBlock(this.scope, {
-      counters: ['downstream_cx_total', 'downstream_cx_destroy', 'downstream_cx_overflow', 'no_filter_chain_match'],
-      gauges: ['downstream_cx_active'],
-      histograms: [['downstream_cx_length_ms', HistogramUnit.Milliseconds]],
-    });
+  /** `scope` is the listener's stats scope (`listener.<address>.` or `listener.<stat_prefix>.`). */
+  constructor(readonly config: ListenerConfig, scope: Scope) {
+    this.scope = scope;
+    this.stats = createListenerStats(this.scope);
   }
 
   get name(): string { return this.config.name; }

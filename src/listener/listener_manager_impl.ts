@@ -14,7 +14,8 @@ import { ConfigError, withPathPrefix } from '../config/config_error.js';
 import { resolveTypedConfig } from '../config/registry.js';
 import { getLogger } from '../common/logger.js';
 import { FilterChainManager, checkNoDuplicateMatches, type CidrRange, type FilterChain } from './filter_chain_manager.js';
-import { ListenerImpl, listenerStatName } from './listener_impl.js';
+import { ListenerImpl } from './listener_impl.js';
+import { listenerStatPrefix } from '../stats/listener_stats.js';
 
 const log = getLogger('config');
 
@@ -56,7 +57,7 @@ export class ListenerManagerImpl {
     }
     const name = listener.name !== '' ? listener.name : `${sa.address}_${sa.portSpecifier.value}`;
     const bufferLimit = listener.perConnectionBufferLimitBytes ?? 1024 * 1024;
-    const listenerScope = this.rootScope.createScope(listenerStatName(sa.address, sa.portSpecifier.value));
+    const listenerScope = this.rootScope.createScope(listenerStatPrefix(sa.address, sa.portSpecifier.value, listener.statPrefix));
     const info: ListenerFactoryInfo = { name, perConnectionBufferLimitBytes: bufferLimit, tls: false };
     const context = this.contextFactory(info, listenerScope);
 
@@ -94,7 +95,7 @@ export class ListenerManagerImpl {
       perConnectionBufferLimitBytes: bufferLimit,
       backlog: listener.tcpBacklogSize ?? 511,
       config: listener,
-    }, this.rootScope);
+    }, listenerScope);
   }
 
   /** Builds every static listener first (all-or-nothing), then binds them. */

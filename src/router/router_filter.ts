@@ -107,7 +107,7 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
       const body = direct.body === null ? EMPTY_BODY : direct.body.toString('latin1');
       cb.sendLocalReply(direct.status, body, {
         details: 'direct_response',
-        modifyHeaders: (h) => direct.finalizeResponseHeaders(h, si),
+        modifyHeaders: (h) => direct.finalizeResponseHeaders(h, si, headers),
       });
       return FilterHeadersStatus.StopIteration;
     }
@@ -117,7 +117,7 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
       const location = redirect.newLocation(headers);
       cb.sendLocalReply(redirect.responseCode, EMPTY_BODY, {
         details: 'direct_response',
-        modifyHeaders: (h) => { h.set('location', location); redirect.finalizeResponseHeaders(h, si); },
+        modifyHeaders: (h) => { h.set('location', location); redirect.finalizeResponseHeaders(h, si, headers); },
       });
       return FilterHeadersStatus.StopIteration;
     }
@@ -164,8 +164,8 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
     this.holdsRequestSlot = true;
 
     // Header mutations in Envoy's order: route entry (incl. rewrites), then the weighted cluster's.
-    entry.finalizeRequestHeaders(headers, si);
     entry.clusterHeaderMutations(cluster.info.name)?.finalizeRequestHeaders(headers, si);
+    entry.finalizeRequestHeaders(headers, si);
     entry.rewriteRequest(headers, true);
     if (entry.autoHostRewrite && host.hostname !== '') headers.set(':authority', host.hostname);
     if (this.timeoutMs > 0 && !this.config.suppressEnvoyHeaders) {
@@ -299,8 +299,8 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
     si.firstUpstreamRxByteReceived = performance.now();
     if (!this.config.suppressEnvoyHeaders) headers.set('x-envoy-upstream-service-time', String(Math.round(serviceTimeMs)));
     const entry = this.routeEntry!;
-    entry.finalizeResponseHeaders(headers, si);
-    entry.clusterHeaderMutations(cluster.info.name)?.finalizeResponseHeaders(headers, si);
+    entry.clusterHeaderMutations(cluster.info.name)?.finalizeResponseHeaders(headers, si, this.requestHeaders);
+    entry.finalizeResponseHeaders(headers, si, this.requestHeaders);
     this.downstreamResponseStarted = true;
     if (endStream) this.onUpstreamComplete();
     this.cb.encodeHeaders(headers, endStream, 'via_upstream');

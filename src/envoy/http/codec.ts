@@ -15,11 +15,11 @@ import type { Protocol } from './protocol.js';
 export enum StreamResetReason {
   /** The local side reset it (timeout, filter, shutdown). */
   LocalReset = 'local reset',
-  /** The peer reset it (RST_STREAM, or an HTTP/1 connection closed mid-stream). */
+  /** The peer reset it (HTTP/2 RST_STREAM). */
   RemoteReset = 'remote reset',
   /** The connection could not be made (refused, unreachable, connect timeout). */
   ConnectionFailure = 'connection failure',
-  /** The connection closed under an active stream. */
+  /** The connection closed under an active stream (HTTP/1: the peer closed mid-stream). */
   ConnectionTermination = 'connection termination',
   /** A resource limit (circuit breaker, pending queue) was hit. */
   Overflow = 'overflow',

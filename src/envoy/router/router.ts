@@ -43,7 +43,8 @@ export interface VirtualHost {
 export interface HeaderMutations {
   /** Applies request_headers_to_add/remove (route, then vhost, then config — most specific wins for append semantics as Envoy documents). */
   finalizeRequestHeaders(headers: HeaderMap, streamInfo: StreamInfo): void;
-  finalizeResponseHeaders(headers: HeaderMap, streamInfo: StreamInfo): void;
+  /** `requestHeaders` feed `%REQ(x)%` in response header values. */
+  finalizeResponseHeaders(headers: HeaderMap, streamInfo: StreamInfo, requestHeaders?: HeaderMap | null): void;
 }
 
 export interface RetryPolicy {

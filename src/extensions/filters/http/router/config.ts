@@ -4,7 +4,7 @@ import type { Router } from '../../../../generated/envoy/extensions/filters/http
 import type { NamedHttpFilterConfigFactory } from '../../../../envoy/config/typed_config.js';
 import type { FilterFactoryCb } from '../../../../envoy/http/filter.js';
 import type { FactoryContext } from '../../../../envoy/server/factory_context.js';
-import { makeStatsBlock } from '../../../../stats/stats_impl.js';
+import { createRouterStats } from '../../../../stats/router_stats.js';
 import { RouterFilter, type RouterConfig } from '../../../../router/router_filter.js';
 
 export const routerFactory: NamedHttpFilterConfigFactory = {
@@ -19,9 +19,8 @@ export const routerFactory: NamedHttpFilterConfigFactory = {
       clusterManager: context.clusterManager,
       suppressEnvoyHeaders: router.suppressEnvoyHeaders,
       respectRequestTimeoutHeader: true,
-      stats: makeStatsBlock(context.scope.createScope(statPrefix), {
-        counters: ['no_route', 'no_cluster', 'rq_redirect', 'rq_direct_response', 'rq_total', 'rq_reset_after_downstream_response_started'],
-      }),
+      // Filter factories get Envoy's `http.<stat_prefix>.`; the stats block wants the bare prefix.
+      stats: createRouterStats(context.scope, statPrefix.replace(/^http\./, '').replace(/\.$/, '')),
     };
     return (callbacks) => callbacks.addStreamDecoderFilter(new RouterFilter(routerConfig));
   },

@@ -17,7 +17,7 @@ import { durationToMs } from '../../../../config/well_known.js';
 import { resolveTypedConfig } from '../../../../config/registry.js';
 import { CodecType, ServerHeaderTransformation, type ConnectionManagerConfig, type UpgradeSetting } from '../../../../http/conn_manager_config.js';
 import { ConnectionManagerImpl } from '../../../../http/conn_manager_impl.js';
-import { createConnectionManagerStats } from '../../../../http/conn_manager_stats.js';
+import { createHttpConnManagerListenerStats, createHttpConnManagerStats } from '../../../../stats/http_conn_manager_stats.js';
 import { compileRouteTable } from '../../../../router/config_impl.js';
 import { compileFormat } from '../../../../logging/substitution_formatter.js';
 import { createAccessLogs } from '../../../access_loggers/common/access_log_builder.js';
@@ -56,8 +56,8 @@ export function compileConnectionManagerConfig(hcm: HttpConnectionManager, conte
   const at = (field: string): string => (path === '' ? field : `${path}.${field}`);
   const statPrefix = hcm.statPrefix;
   const httpPrefix = `http.${statPrefix}.`;
-  const stats = createConnectionManagerStats(context.scope.createScope(httpPrefix));
-  const listenerStats = context.listener === null ? null : createConnectionManagerStats(context.listenerScope.createScope(httpPrefix));
+  const stats = createHttpConnManagerStats(context.scope, statPrefix);
+  const listenerStats = context.listener === null ? null : createHttpConnManagerListenerStats(context.listenerScope, statPrefix);
 
   if (hcm.codecType === CodecTypeValue.HTTP2 || hcm.codecType === CodecTypeValue.HTTP3) {
     throw new ConfigError(at('codec_type'), `codec_type ${hcm.codecType === CodecTypeValue.HTTP2 ? 'HTTP2' : 'HTTP3'} is not supported yet; use AUTO or HTTP1`);

@@ -6,7 +6,7 @@ import type { NetworkFilterFactoryCb } from '../../../../envoy/network/filter.js
 import type { FactoryContext } from '../../../../envoy/server/factory_context.js';
 import { ConfigError } from '../../../../config/config_error.js';
 import { durationToMs } from '../../../../config/well_known.js';
-import { makeStatsBlock } from '../../../../stats/stats_impl.js';
+import { createTcpProxyStats } from '../../../../stats/tcp_proxy_stats.js';
 import { createAccessLogs } from '../../../access_loggers/common/access_log_builder.js';
 import { TcpProxyFilter, type TcpProxyConfig } from './tcp_proxy.js';
 
@@ -42,12 +42,7 @@ export const tcpProxyFactory: NamedNetworkFilterConfigFactory = {
       if (!known.has(n)) throw new ConfigError(`${path}.cluster`, `tcp_proxy: unknown cluster '${n}'`);
     }
     const proxyConfig: TcpProxyConfig = {
-      stats: makeStatsBlock(context.scope.createScope(`tcp.${tp.statPrefix}.`), {
-        counters: ['downstream_cx_total', 'downstream_cx_no_route', 'downstream_cx_tx_bytes_total', 'downstream_cx_rx_bytes_total',
-          'downstream_flow_control_paused_reading_total', 'downstream_flow_control_resumed_reading_total', 'idle_timeout',
-          'max_downstream_connection_duration', 'upstream_flush_total'],
-        gauges: ['downstream_cx_tx_bytes_buffered', 'downstream_cx_rx_bytes_buffered', 'upstream_flush_active'],
-      }),
+      stats: createTcpProxyStats(context.scope, tp.statPrefix),
       clusterManager: context.clusterManager,
       pickCluster,
       idleTimeoutMs: durationToMs(tp.idleTimeout, 3_600_000),

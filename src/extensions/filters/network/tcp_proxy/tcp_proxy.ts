@@ -8,27 +8,12 @@ import { connect, type Socket } from 'node:net';
 import type { AccessLogInstance } from '../../../../envoy/access_log/access_log.js';
 import { ConnectionCloseType, ConnectionEvent, type ConnectionCallbacks } from '../../../../envoy/network/connection.js';
 import { FilterStatus, type ReadFilter, type ReadFilterCallbacks } from '../../../../envoy/network/filter.js';
-import type { Counter, Gauge } from '../../../../envoy/stats/stats.js';
+import type { TcpProxyStats } from '../../../../stats/tcp_proxy_stats.js';
 import { ResponseFlag } from '../../../../envoy/stream_info/response_flags.js';
 import type { ClusterManager } from '../../../../envoy/upstream/cluster_manager.js';
 import type { Host } from '../../../../envoy/upstream/host.js';
 import { addressToString } from '../../../../network/address.js';
 import { StreamInfoImpl } from '../../../../stream_info/stream_info_impl.js';
-
-export interface TcpProxyStats {
-  readonly downstream_cx_total: Counter;
-  readonly downstream_cx_no_route: Counter;
-  readonly downstream_cx_tx_bytes_total: Counter;
-  readonly downstream_cx_rx_bytes_total: Counter;
-  readonly downstream_flow_control_paused_reading_total: Counter;
-  readonly downstream_flow_control_resumed_reading_total: Counter;
-  readonly idle_timeout: Counter;
-  readonly max_downstream_connection_duration: Counter;
-  readonly upstream_flush_total: Counter;
-  readonly downstream_cx_tx_bytes_buffered: Gauge;
-  readonly downstream_cx_rx_bytes_buffered: Gauge;
-  readonly upstream_flush_active: Gauge;
-}
 
 export interface TcpProxyConfig {
   readonly stats: TcpProxyStats;
