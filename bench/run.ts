@@ -5,7 +5,7 @@
 //                    [--peers legate,undici,node-http,nginx] [--sizes small,large] [--quick]
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,6 +29,7 @@ import {
   type Tracked,
 } from './proc.js';
 import {
+  counted,
   fmtInt,
   fmtNum,
   fmtPct,
@@ -217,6 +218,31 @@ function cpuModel(): string {
   }
 }
 
+/** Newest modification time under dir (ms), to tell Legate builds apart. */
+function newestMtime(dir: string): number {
+  let newest = 0;
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.js')) newest = Math.max(newest, statSync(p).mtimeMs);
+    }
+  };
+  try {
+    walk(dir);
+  } catch {
+    // not built
+  }
+  return newest;
+}
+
+function gitDescribe(root: string): string {
+  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' });
+  if (head.status !== 0) return 'unknown';
+  const dirty = spawnSync('git', ['status', '--porcelain'], { cwd: root, encoding: 'utf8' });
+  return `${head.stdout.trim()}${dirty.stdout?.trim() ? ' (uncommitted changes)' : ''}`;
+}
+
 function timestamp(): string {
   return new Date().toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');
 }
@@ -334,6 +360,7 @@ async function main(): Promise<void> {
     cpus: os.availableParallelism(),
     loadavgAtStart: os.loadavg(),
     node: process.version,
+    git: gitDescribe(root),
     wrk: toolVersion('wrk', ['-v']).replace(/\s*Copyright.*$/, ''),
     nginx: findNginx() ? toolVersion(findNginx()!, ['-v']) : 'not installed',
     undici: undici ? `${undici.version} (${undici.mode === 'core' ? 'core modules loaded directly: index needs newer Node' : 'index'})` : 'not used',
@@ -402,6 +429,7 @@ async function main(): Promise<void> {
   /** Start the peer, check it, warm it up, measure once, stop it. */
   const measureOnce = async (peer: string, size: string, round: number, slot: number, attempt: number): Promise<RunRecord> => {
     const rec: RunRecord = { round, slot, attempt, peer, size, valid: false, invalidReasons: [], startedAt: new Date().toISOString() };
+    if (peer === 'legate') rec.buildMtime = new Date(newestMtime(join(root, 'dist', 'src'))).toISOString();
     if ((startFailures[peer] ?? 0) >= 2) {
       rec.invalidReasons.push('not started: failed to start twice');
       return rec;
@@ -566,6 +594,12 @@ function printReport(summaries: Summary[], runs: RunRecord[], opts: Options): vo
   if (invalid.length) {
     console.log(`\n${invalid.length} invalid run(s), not averaged in:`);
     for (const r of invalid) console.log(`  round ${r.round + 1} ${r.peer} ${r.size}: ${r.invalidReasons.join('; ')}`);
+  }
+  const builds = new Set(counted(runs).filter((r) => r.peer === 'legate' && r.valid).map((r) => r.buildMtime));
+  if (builds.size > 1) {
+    console.log(
+      `\n! dist/src changed while the bench ran (${builds.size} different Legate builds measured): Legate's numbers mix builds.`,
+    );
   }
   const lb = summaries.filter((s) => s.loadBoundRuns > 0);
   if (lb.length) {

@@ -42,6 +42,8 @@ export interface RunRecord {
   busyBeforePct?: number;
   wrkText?: string;
   startedAt: string;
+  /** Legate runs: newest mtime under dist/src when the run started (spots rebuilds mid-bench). */
+  buildMtime?: string;
 }
 
 /**

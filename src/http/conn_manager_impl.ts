@@ -52,6 +52,16 @@ export class ConnectionManagerImpl implements ReadFilter, ServerConnectionCallba
   private closed = false;
   /** Set when the connection must close once the current stream ends (drain, HTTP/1.0, errors). */
   drainClosing = false;
+  /** Per-connection facts every request needs, computed once. */
+  remoteIp = '';
+  remoteIsInternal = false;
+  localPort = 0;
+  /**
+   * HTTP/1 runs one stream at a time, so its streams share one stream-idle
+   * timer (re-armed per stream) instead of a new timer per request.
+   */
+  private streamIdleTimer: NodeJS.Timeout | null = null;
+  private streamIdleOwner: ActiveStream | null = null;
 
   constructor(readonly config: ConnectionManagerConfig, readonly drainDecision: DrainDecision) {}
 
@@ -71,6 +81,10 @@ export class ConnectionManagerImpl implements ReadFilter, ServerConnectionCallba
     s.downstream_cx_active.inc();
     s.downstream_cx_http1_total.inc();
     s.downstream_cx_http1_active.inc();
+    const remote = splitAddress(this.connection.remoteAddress);
+    this.remoteIp = remote.ip;
+    this.remoteIsInternal = isInternalAddress(remote.ip);
+    this.localPort = splitAddress(this.connection.localAddress).port;
     this.codec = this.config.createCodec(this.connection, this);
     this.startIdleTimer();
     if (this.config.maxConnectionDurationMs > 0) {
@@ -94,7 +108,6 @@ export class ConnectionManagerImpl implements ReadFilter, ServerConnectionCallba
   // ---- ServerConnectionCallbacks ----
   newStream(encoder: ResponseEncoder): RequestDecoder {
     if (this.headersTimer !== null) { clearTimeout(this.headersTimer); this.headersTimer = null; }
-    this.clearIdleTimer();
     const stream = new ActiveStream(this, encoder);
     this.streams.add(stream);
     return stream;
@@ -123,6 +136,8 @@ export class ConnectionManagerImpl implements ReadFilter, ServerConnectionCallba
     s.downstream_cx_tx_bytes_total.add(this.connection.bytesSent);
     s.downstream_cx_length_ms.recordValue(performance.now() - this.connectStart);
     this.clearIdleTimer();
+    this.streamIdleOwner = null;
+    if (this.streamIdleTimer !== null) clearTimeout(this.streamIdleTimer);
     this.unregisterDrain?.();
     if (this.maxDurationTimer !== null) clearTimeout(this.maxDurationTimer);
     if (this.headersTimer !== null) clearTimeout(this.headersTimer);
@@ -135,12 +150,16 @@ export class ConnectionManagerImpl implements ReadFilter, ServerConnectionCallba
   }
 
   // ---- lifecycle helpers ----
+  /**
+   * (Re-)arms the connection idle timer. One Timeout per connection, refreshed
+   * when the connection goes idle again; while streams are active a firing is
+   * ignored, so nothing is cleared and recreated per request.
+   */
   private startIdleTimer(): void {
     if (this.config.idleTimeoutMs <= 0 || this.closed) return;
     if (this.idleTimer !== null) { this.idleTimer.refresh(); return; }
     this.idleTimer = setTimeout(() => {
-      this.idleTimer = null;
-      if (this.streams.size === 0) {
+      if (this.streams.size === 0 && !this.closed) {
         this.config.stats.downstream_cx_idle_timeout.inc();
         this.connection.close(ConnectionCloseType.FlushWrite);
       }
@@ -158,6 +177,20 @@ export class ConnectionManagerImpl implements ReadFilter, ServerConnectionCallba
     this.connection.write(
       'HTTP/1.1 408 Request Timeout\r\ncontent-length: 15\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nrequest timeout', true);
     this.connection.close(ConnectionCloseType.FlushWrite);
+  }
+
+  /** Arms the shared stream-idle timer for `stream` (null disarms). */
+  armStreamIdleTimer(stream: ActiveStream | null): void {
+    this.streamIdleOwner = stream;
+    if (stream === null || this.config.streamIdleTimeoutMs <= 0) return;
+    if (this.streamIdleTimer === null) {
+      this.streamIdleTimer = setTimeout(() => this.streamIdleOwner?.onStreamIdleTimeout(), this.config.streamIdleTimeoutMs);
+    } else {
+      this.streamIdleTimer.refresh();
+    }
+  }
+  refreshStreamIdleTimer(): void {
+    if (this.streamIdleOwner !== null) this.streamIdleTimer!.refresh();
   }
 
   /** Close once the in-flight streams end. */
@@ -200,7 +233,6 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
   private cachedRoute: Route | null | undefined = undefined;
   upgradeType: string | null = null;
   private requestTimer: NodeJS.Timeout | null = null;
-  private idleTimer: NodeJS.Timeout | null = null;
   private codecResponseStarted = false;
   private codecResponseComplete = false;
   private destroyed = false;
@@ -220,9 +252,7 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
     s.downstream_rq_active.inc();
     if (encoder.protocol === Protocol.Http2) s.downstream_rq_http2_total.inc();
     else s.downstream_rq_http1_total.inc();
-    if (parent.config.streamIdleTimeoutMs > 0) {
-      this.idleTimer = setTimeout(() => this.onStreamIdleTimeout(), parent.config.streamIdleTimeoutMs);
-    }
+    parent.armStreamIdleTimer(this);
   }
 
   get config(): ConnectionManagerConfig { return this.parent.config; }
@@ -293,7 +323,7 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
 
   decodeData(data: Buffer, endStream: boolean): void {
     this.streamInfo.bytesReceived += data.length;
-    if (this.idleTimer !== null) this.idleTimer.refresh();
+    this.parent.refreshStreamIdleTimer();
     if (endStream) this.onRequestComplete();
     if (this.filterManager.responseComplete() || this.destroyed) return;
     this.filterManager.decodeData(0, data, endStream);
@@ -336,8 +366,8 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
     }
 
     const scheme = cfg.tls ? 'https' : 'http';
-    const remote = splitAddress(this.parent.connection.remoteAddress);
-    let clientIp = remote.ip;
+    const remoteIp = this.parent.remoteIp;
+    let clientIp = remoteIp;
     const xff = headers.get(Headers.XForwardedFor);
     if (cfg.useRemoteAddress) {
       if (cfg.xffNumTrustedHops > 0 && xff !== undefined) {
@@ -345,7 +375,7 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
         const idx = parts.length - cfg.xffNumTrustedHops;
         if (idx >= 0 && idx < parts.length && parts[idx]) clientIp = parts[idx]!;
       }
-      if (!cfg.skipXffAppend) headers.set(Headers.XForwardedFor, xff === undefined ? remote.ip : `${xff},${remote.ip}`);
+      if (!cfg.skipXffAppend) headers.set(Headers.XForwardedFor, xff === undefined ? remoteIp : `${xff},${remoteIp}`);
       headers.set(Headers.XForwardedProto, scheme);
     } else {
       if (xff !== undefined) {
@@ -355,10 +385,10 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
       }
       if (!headers.has(Headers.XForwardedProto)) headers.set(Headers.XForwardedProto, scheme);
     }
-    if (clientIp !== remote.ip) {
+    if (clientIp !== remoteIp) {
       this.streamInfo.downstreamRemoteAddress = clientIp.includes(':') ? `[${clientIp}]:0` : `${clientIp}:0`;
     }
-    const internal = isInternalAddress(clientIp);
+    const internal = clientIp === remoteIp ? this.parent.remoteIsInternal : isInternalAddress(clientIp);
     if (cfg.useRemoteAddress) {
       if (internal) headers.set(Headers.XEnvoyInternal, 'true');
       else {
@@ -388,9 +418,8 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
       if (cfg.stripTrailingHostDot) a = stripTrailingDot(a);
       if (cfg.stripAnyHostPort) a = stripPort(a);
       else if (cfg.stripMatchingHostPort) {
-        const localPort = splitAddress(this.parent.connection.localAddress).port;
         const p = portOf(a);
-        if (p !== null && p === localPort) a = stripPort(a);
+        if (p !== null && p === this.parent.localPort) a = stripPort(a);
       }
       if (a !== authority) headers.set(Headers.Authority, a);
     }
@@ -461,7 +490,7 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
 
   encodeDataToCodec(data: Buffer, endStream: boolean): void {
     this.streamInfo.bytesSent += data.length;
-    if (this.idleTimer !== null) this.idleTimer.refresh();
+    this.parent.refreshStreamIdleTimer();
     this.encoder.encodeData(data, endStream);
     if (endStream) this.onResponseComplete();
   }
@@ -573,12 +602,12 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
 
   // ---- timeouts ----
   private refreshIdleTimer(): void {
-    if (this.idleTimer !== null) this.idleTimer.refresh();
+    this.parent.refreshStreamIdleTimer();
   }
 
-  private onStreamIdleTimeout(): void {
-    this.idleTimer = null;
+  onStreamIdleTimeout(): void {
     if (this.destroyed) return;
+    this.parent.armStreamIdleTimer(null);
     this.config.stats.downstream_rq_idle_timeout.inc();
     this.streamInfo.setResponseFlag(ResponseFlag.StreamIdleTimeout);
     if (this.codecResponseStarted) this.resetStream();
@@ -601,7 +630,7 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
     if (this.destroyed) return;
     this.destroyed = true;
     if (this.requestTimer !== null) clearTimeout(this.requestTimer);
-    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.parent.armStreamIdleTimer(null);
     this.streamInfo.onComplete();
     const s = this.config.stats;
     s.downstream_rq_active.dec();

@@ -112,6 +112,8 @@ export function compileConnectionManagerConfig(hcm: HttpConnectionManager, conte
     acceptHttp10: h1?.acceptHttp10 ?? false,
     defaultHostForHttp10: h1?.defaultHostForHttp10 ?? '',
     allowAbsoluteUrl: h1?.allowAbsoluteUrl ?? true,
+    enableTrailers: h1?.enableTrailers ?? false,
+    headersWithUnderscoresAction: (['allow', 'reject_request', 'drop_header'] as const)[common?.headersWithUnderscoresAction ?? 0] ?? 'allow',
     bufferLimit,
   };
   const sht = hcm.serverHeaderTransformation === ServerHeaderTransformationValue.APPEND_IF_ABSENT ? ServerHeaderTransformation.AppendIfAbsent
