@@ -11,6 +11,12 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="$ROOT/node_modules/.bin"
+# The generators are only needed here, not to build or test: install them on demand.
+# (@bufbuild/buf's per-platform packages are not all published at every version,
+# which breaks `npm ci` when it is a devDependency.)
+if [ ! -x "$BIN/buf" ] || [ ! -x "$BIN/protoc-gen-es" ]; then
+  (cd "$ROOT" && npm install --no-save --no-audit --no-fund @bufbuild/buf@1.75.0 @bufbuild/protoc-gen-es@2.17.0)
+fi
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 cp -r "$ROOT/node_modules/@grpc/grpc-js-xds/deps" "$WORK/deps"
