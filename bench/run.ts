@@ -363,7 +363,7 @@ async function main(): Promise<void> {
     git: gitDescribe(root),
     wrk: toolVersion('wrk', ['-v']).replace(/\s*Copyright.*$/, ''),
     nginx: findNginx() ? toolVersion(findNginx()!, ['-v']) : 'not installed',
-    undici: undici ? `${undici.version} (${undici.mode === 'core' ? 'core modules loaded directly: index needs newer Node' : 'index'})` : 'not used',
+    undici: undici ? undici.version : 'not used',
     pinned: opts.proxyCpu !== undefined,
   };
 
