@@ -534,6 +534,7 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
   sendLocalReply(code: number, body: string, options: LocalReplyOptions, fromEncoder: boolean): void {
     if (this.destroyed) return;
     this.streamInfo.responseCodeDetails = options.details;
+    if (!this.codecResponseStarted) this.streamInfo.responseCode = code;
     if (this.codecResponseStarted) {
       // Too late for a reply: the client already has a status line.
       this.resetStream();

@@ -297,6 +297,8 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
     stats.upstreamRqCode(status).inc();
     const si = this.cb.streamInfo;
     si.firstUpstreamRxByteReceived = performance.now();
+    // Set before the response header mutations so %RESPONSE_CODE% sees it (as Envoy's router does).
+    si.responseCode = status;
     if (!this.config.suppressEnvoyHeaders) headers.set('x-envoy-upstream-service-time', String(Math.round(serviceTimeMs)));
     const entry = this.routeEntry!;
     entry.clusterHeaderMutations(cluster.info.name)?.finalizeResponseHeaders(headers, si, this.requestHeaders);

@@ -5,6 +5,8 @@
  */
 import type { Admin } from '../generated/envoy/config/bootstrap/v3/bootstrap_pb.js';
 import type { Message } from '@bufbuild/protobuf';
+import type { HttpConnectionManager } from '../generated/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js';
+import { unpackAny } from '../config/type_registry.js';
 import { allLoggers, getLogger, setAllLogLevels, type LogLevel } from '../common/logger.js';
 import { ConfigError } from '../config/config_error.js';
 import { AdminServer } from './admin/admin_server.js';
@@ -92,12 +94,19 @@ function listenerSnapshots(server: Server): ListenerStatusSnapshot[] {
   });
 }
 
-/** Route configurations embedded in static listeners' HCMs, for the routes dump. */
+const HCM_TYPE = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+
+/** Route configurations inline in static listeners' HCMs, for the routes dump. */
 function staticRouteConfigs(server: Server): Message[] {
   const out: Message[] = [];
-  for (const l of server.listenerManager.listeners) {
-    const routes = (l as unknown as { routeConfigs?: Message[] }).routeConfigs;
-    if (routes !== undefined) out.push(...routes);
+  for (const l of server.bootstrap.staticResources?.listeners ?? []) {
+    for (const fc of [...l.filterChains, ...(l.defaultFilterChain ? [l.defaultFilterChain] : [])]) {
+      for (const f of fc.filters) {
+        if (f.configType.case !== 'typedConfig' || !f.configType.value.typeUrl.endsWith(HCM_TYPE)) continue;
+        const hcm = unpackAny(f.configType.value, '') as HttpConnectionManager;
+        if (hcm.routeSpecifier.case === 'routeConfig') out.push(hcm.routeSpecifier.value);
+      }
+    }
   }
   return out;
 }

@@ -66,6 +66,10 @@ describe('admin', () => {
     assert.ok(types.includes('type.googleapis.com/envoy.admin.v3.BootstrapConfigDump'));
     assert.ok(types.includes('type.googleapis.com/envoy.admin.v3.ClustersConfigDump'));
     assert.ok(types.includes('type.googleapis.com/envoy.admin.v3.ListenersConfigDump'));
+    const routes = j.configs.find((c: { '@type': string }) => c['@type'].endsWith('RoutesConfigDump'));
+    assert.equal(routes.static_route_configs[0].route_config.name, 'local_route');
+    const clusters = await request(admin, { path: '/config_dump?resource=static_clusters' });
+    assert.equal(JSON.parse(clusters.body).configs[0].cluster.name, 'backend');
   });
 
   it('/server_info has the state and node', async () => {

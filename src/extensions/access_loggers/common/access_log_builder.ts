@@ -9,34 +9,15 @@
  */
 import type { AccessLogInstance } from '../../../envoy/access_log/access_log.js';
 import type { AccessLogInstanceFactory } from '../../../envoy/config/typed_config.js';
-import type { HeaderMap } from '../../../envoy/http/header_map.js';
 import type { FactoryContext } from '../../../envoy/server/factory_context.js';
-import type { StreamInfo } from '../../../envoy/stream_info/stream_info.js';
 import type { AccessLog } from '../../../generated/envoy/config/accesslog/v3/accesslog_pb.js';
 import {
   compileAccessLogFilter,
-  type AccessLogFilter,
   type AccessLogFilterOptions,
 } from '../../../logging/access_log_filter.js';
 import { ConfigError } from '../../../config/config_error.js';
 import { LoggingConfigError } from '../../../logging/errors.js';
 import { resolveTypedConfig } from '../../../config/registry.js';
-
-/** Runs `instance` only for entries that pass `filter`. */
-export class FilteredAccessLog implements AccessLogInstance {
-  constructor(private readonly filter: AccessLogFilter, private readonly instance: AccessLogInstance) {}
-
-  log(requestHeaders: HeaderMap | null, responseHeaders: HeaderMap | null,
-      responseTrailers: HeaderMap | null, streamInfo: StreamInfo): void {
-    let pass: boolean;
-    try {
-      pass = this.filter.evaluate({ requestHeaders, responseHeaders, responseTrailers, streamInfo });
-    } catch {
-      return;
-    }
-    if (pass) this.instance.log(requestHeaders, responseHeaders, responseTrailers, streamInfo);
-  }
-}
 
 function prefixed<T>(prefix: string, fn: () => T): T {
   try {

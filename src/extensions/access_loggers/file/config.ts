@@ -47,7 +47,6 @@ export function fileAccessLogFormatter(cfg: FileAccessLogConfig, configDir: stri
 export class FileAccessLogFactory implements AccessLogInstanceFactory {
   readonly category = 'envoy.access_loggers' as const;
   /** Takes the compiled AccessLog.filter as a third argument (see access_log_builder.ts). */
-  readonly acceptsFilter = true as const;
   readonly name = 'envoy.access_loggers.file';
   readonly configTypes = [FILE_ACCESS_LOG_CONFIG_TYPE];
   readonly legacyNames = ['envoy.file_access_log'];

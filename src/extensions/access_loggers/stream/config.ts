@@ -28,7 +28,6 @@ type StreamConfig = StdoutAccessLogConfig | StderrAccessLogConfig;
 abstract class StreamAccessLogFactory implements AccessLogInstanceFactory {
   readonly category = 'envoy.access_loggers' as const;
   /** Takes the compiled AccessLog.filter as a third argument (see access_log_builder.ts). */
-  readonly acceptsFilter = true as const;
   abstract readonly name: string;
   abstract readonly configTypes: ReadonlyArray<string>;
   protected abstract readonly device: '/dev/stdout' | '/dev/stderr';
