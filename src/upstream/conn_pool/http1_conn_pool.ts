@@ -29,7 +29,7 @@ import {
   type ConnectionPoolCallbacks,
   type HttpConnectionPool,
 } from '../../envoy/upstream/cluster_manager.js';
-import type { ClusterInfo, Host, ResourceManager, UpstreamProtocol } from '../../envoy/upstream/host.js';
+import type { Host, UpstreamProtocol } from '../../envoy/upstream/host.js';
 import type { ClusterStats } from '../../envoy/upstream/stats.js';
 import {
   Http1ClientConnection,
@@ -37,6 +37,7 @@ import {
   type Http1RequestEncoder,
 } from '../../http/codec/http1/client_connection.js';
 import type { Http1ClientSettings } from '../../http/codec/http1/settings.js';
+import { ConnPoolImplBase, delayedConnectError } from './conn_pool_base.js';
 
 export interface Http1ConnPoolOptions {
   /** Circuit-breaker priority (0 DEFAULT, 1 HIGH). */
@@ -49,44 +50,9 @@ export interface Http1ConnPoolOptions {
 
 const enum ClientState { Connecting, Ready, Busy, Closed }
 
-/** strerror() text for the errno codes a connect commonly fails with (Envoy's transport failure reason). */
-const STRERROR: Record<string, string> = {
-  ECONNREFUSED: 'Connection refused',
-  ECONNRESET: 'Connection reset by peer',
-  ETIMEDOUT: 'Connection timed out',
-  EHOSTUNREACH: 'No route to host',
-  ENETUNREACH: 'Network is unreachable',
-  EADDRNOTAVAIL: 'Cannot assign requested address',
-  EADDRINUSE: 'Address already in use',
-  EACCES: 'Permission denied',
-  EPERM: 'Operation not permitted',
-  EMFILE: 'Too many open files',
-  ENOTFOUND: 'Name or service not known',
-  EAI_AGAIN: 'Temporary failure in name resolution',
-};
-
-function connectFailureReason(err: NodeJS.ErrnoException): string {
-  const code = err.code ?? '';
-  return `delayed connect error: ${STRERROR[code] ?? (code !== '' ? code : err.message)}`;
-}
-
 function formatAddress(address: string | undefined, port: number | undefined): string {
   if (address === undefined) return '';
   return address.indexOf(':') !== -1 ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
-class PendingStream implements Cancellable {
-  done = false;
-  constructor(
-    private readonly pool: Http1ConnPool,
-    readonly decoder: ResponseDecoder,
-    readonly callbacks: ConnectionPoolCallbacks,
-  ) {}
-
-  cancel(): void {
-    if (this.done) return;
-    this.pool.onPendingCancel(this);
-  }
 }
 
 /** One upstream connection and its codec (Envoy's ActiveClient + CodecClient). */
@@ -119,7 +85,7 @@ class ActiveClient implements Http1ClientConnectionCallbacks {
     socket.setNoDelay(true);
     socket.on('connect', () => this.onConnect());
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (this.state === ClientState.Connecting && this.failureReason === '') this.failureReason = connectFailureReason(err);
+      if (this.state === ClientState.Connecting && this.failureReason === '') this.failureReason = delayedConnectError(err);
     });
     socket.on('end', () => pool.onClientUnusable(this));
     socket.on('close', () => pool.onClientClosed(this));
@@ -178,27 +144,18 @@ class ActiveClient implements Http1ClientConnectionCallbacks {
   }
 }
 
-export class Http1ConnPool implements HttpConnectionPool {
+export class Http1ConnPool extends ConnPoolImplBase implements HttpConnectionPool {
   readonly protocol: UpstreamProtocol = 'http1';
-  readonly cluster: ClusterInfo;
-  readonly stats: ClusterStats;
   readonly codecSettings: Partial<Http1ClientSettings>;
-  private readonly resources: ResourceManager;
   private readonly createSocket: (host: Host) => net.Socket;
   /** Idle connections; the most recently used is reused first (LIFO keeps few connections warm). */
   private readonly ready: ActiveClient[] = [];
   private readonly clients = new Set<ActiveClient>();
   private connecting = 0;
-  private readonly pending: PendingStream[] = [];
-  private activeStreams = 0;
-  private readonly idleCallbacks: Array<() => void> = [];
   private upstreamReadyScheduled = false;
-  private destroyed = false;
 
-  constructor(readonly host: Host, options: Http1ConnPoolOptions = {}) {
-    this.cluster = host.cluster;
-    this.stats = host.cluster.stats;
-    this.resources = host.cluster.resourceManager(options.priority ?? 0);
+  constructor(host: Host, options: Http1ConnPoolOptions = {}) {
+    super(host, options.priority ?? 0);
     this.codecSettings = { bufferLimit: host.cluster.perConnectionBufferLimitBytes, ...options.codecSettings };
     this.createSocket = options.createSocket ?? ((h) => net.connect({ host: h.address, port: h.port }));
   }
@@ -216,22 +173,10 @@ export class Http1ConnPool implements HttpConnectionPool {
       this.attach(client, decoder, callbacks);
       return null;
     }
-    if (!this.resources.pendingRequests.canCreate()) {
-      this.stats.upstream_rq_pending_overflow.inc();
-      callbacks.onPoolFailure(PoolFailureReason.Overflow, '', this.host);
-      return null;
-    }
-    const p = new PendingStream(this, decoder, callbacks);
-    this.pending.push(p);
-    this.stats.upstream_rq_pending_total.inc();
-    this.stats.upstream_rq_pending_active.inc();
-    this.resources.pendingRequests.inc();
+    const p = this.newPendingStream(decoder, callbacks);
+    if (p === null) return null;
     this.tryCreateConnection();
     return p;
-  }
-
-  isIdle(): boolean {
-    return this.activeStreams === 0 && this.pending.length === 0;
   }
 
   drainConnections(): void {
@@ -249,16 +194,7 @@ export class Http1ConnPool implements HttpConnectionPool {
     if (this.destroyed) return;
     this.destroyed = true;
     for (const c of [...this.clients]) c.close();
-    this.purgePending(PoolFailureReason.LocalConnectionFailure, 'connection pool destroyed');
-  }
-
-  /**
-   * `cb` runs each time the pool becomes fully idle: no stream active or
-   * pending and no connection open (Envoy's idle callbacks), e.g. to delete a
-   * drained pool.
-   */
-  addIdleCallback(cb: () => void): void {
-    this.idleCallbacks.push(cb);
+    this.purgePendingStreams(PoolFailureReason.LocalConnectionFailure, 'connection pool destroyed');
   }
 
   /** Connections open or connecting (for tests and admin). */
@@ -269,11 +205,6 @@ export class Http1ConnPool implements HttpConnectionPool {
   /** Idle keep-alive connections. */
   get readyCount(): number {
     return this.ready.length;
-  }
-
-  /** Streams waiting for a connection. */
-  get pendingCount(): number {
-    return this.pending.length;
   }
 
   // ---- internals ----
@@ -446,43 +377,9 @@ export class Http1ConnPool implements HttpConnectionPool {
       const reason = c.timedOut ? PoolFailureReason.Timeout
         : local ? PoolFailureReason.LocalConnectionFailure : PoolFailureReason.RemoteConnectionFailure;
       // Connect failures fail every queued stream, so callers decide (retry, 503) now.
-      this.purgePending(reason, c.failureReason);
+      this.purgePendingStreams(reason, c.failureReason);
     }
     if (this.pending.length > 0 && !this.destroyed) this.tryCreateConnection();
-    this.checkIdle();
-  }
-
-  private purgePending(reason: PoolFailureReason, failureReason: string): void {
-    if (this.pending.length === 0) return;
-    // Detach the queue first: a retry that re-enters newStream() queues afresh.
-    const purged = this.pending.splice(0, this.pending.length);
-    for (const p of purged) {
-      if (p.done) continue;
-      this.dequeued(p);
-      this.stats.upstream_rq_pending_failure_eject.inc();
-      p.callbacks.onPoolFailure(reason, failureReason, this.host);
-    }
-  }
-
-  /** @internal */
-  onPendingCancel(p: PendingStream): void {
-    const i = this.pending.indexOf(p);
-    if (i !== -1) this.pending.splice(i, 1);
-    this.dequeued(p);
-    this.checkIdle();
-  }
-
-  private dequeued(p: PendingStream): void {
-    if (p.done) return;
-    p.done = true;
-    this.stats.upstream_rq_pending_active.dec();
-    this.resources.pendingRequests.dec();
-  }
-
-  private checkIdle(): void {
-    if (this.idleCallbacks.length === 0) return;
-    if (this.activeStreams === 0 && this.pending.length === 0 && this.clients.size === 0) {
-      for (const cb of this.idleCallbacks.slice()) cb();
-    }
+    this.checkForIdle();
   }
 }

@@ -46,9 +46,9 @@ import {
   type ConnectionPoolCallbacks,
   type HttpConnectionPool,
 } from '../../envoy/upstream/cluster_manager.js';
-import type { ClusterInfo, Host, ResourceManager, UpstreamProtocol } from '../../envoy/upstream/host.js';
-import type { ClusterStats } from '../../envoy/upstream/stats.js';
+import type { ClusterInfo, Host, UpstreamProtocol } from '../../envoy/upstream/host.js';
 import type { Http2ProtocolOptions } from '../../generated/envoy/config/core/v3/protocol_pb.js';
+import { ConnPoolImplBase, connectFailureReason } from './conn_pool_base.js';
 import { Http2UpstreamStream, type Http2StreamOwner } from './http2_stream.js';
 
 /** HTTP/2 codec settings of the pool's sessions (Envoy's Http2ProtocolOptions, client side). */
@@ -106,49 +106,9 @@ export function codecOptionsFor(cluster: ClusterInfo, overrides: Partial<Http2Co
   };
 }
 
-/** strerror() text for the errno codes a connect commonly fails with (Envoy's transport failure reason). */
-const STRERROR: Record<string, string> = {
-  ECONNREFUSED: 'Connection refused',
-  ECONNRESET: 'Connection reset by peer',
-  ETIMEDOUT: 'Connection timed out',
-  EHOSTUNREACH: 'No route to host',
-  ENETUNREACH: 'Network is unreachable',
-  EADDRNOTAVAIL: 'Cannot assign requested address',
-  EADDRINUSE: 'Address already in use',
-  EACCES: 'Permission denied',
-  EPERM: 'Operation not permitted',
-  EMFILE: 'Too many open files',
-  ENOTFOUND: 'Name or service not known',
-  EAI_AGAIN: 'Temporary failure in name resolution',
-  EPIPE: 'Broken pipe',
-};
-
-/** `delayed connect error: Connection refused`, as Envoy words a failed connect; node's message otherwise. */
-export function connectFailureReason(err: NodeJS.ErrnoException): string {
-  const code = err.code ?? '';
-  if (err.syscall !== undefined || STRERROR[code] !== undefined) {
-    return `delayed connect error: ${STRERROR[code] ?? (code !== '' ? code : err.message)}`;
-  }
-  return err.message;
-}
-
 function formatAddress(address: string | undefined, port: number | undefined): string {
   if (address === undefined) return '';
   return address.indexOf(':') !== -1 ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
-class PendingStream implements Cancellable {
-  done = false;
-  constructor(
-    private readonly pool: Http2ConnPool,
-    readonly decoder: ResponseDecoder,
-    readonly callbacks: ConnectionPoolCallbacks,
-  ) {}
-
-  cancel(): void {
-    if (this.done) return;
-    this.pool.onPendingCancel(this);
-  }
 }
 
 const enum ClientState { Connecting, Ready, Draining, Closed }
@@ -328,27 +288,18 @@ class Http2ActiveClient implements Http2StreamOwner {
   }
 }
 
-export class Http2ConnPool implements HttpConnectionPool {
+export class Http2ConnPool extends ConnPoolImplBase implements HttpConnectionPool {
   readonly protocol: UpstreamProtocol = 'http2';
-  readonly cluster: ClusterInfo;
-  readonly stats: ClusterStats;
   readonly codecOptions: Http2CodecOptions;
   readonly scheme: 'http' | 'https';
   /** The concurrent-stream limit the latest session got from its server (null until one did). */
   learnedConcurrentLimit: number | null = null;
-  private readonly resources: ResourceManager;
   private readonly createConnection: (host: Host) => Duplex;
   /** Every session not yet closed, oldest first (streams fill the oldest ready session first). */
   private readonly clients: Http2ActiveClient[] = [];
-  private readonly pending: PendingStream[] = [];
-  private activeStreams = 0;
-  private readonly idleCallbacks: Array<() => void> = [];
-  private destroyed = false;
 
-  constructor(readonly host: Host, options: Http2ConnPoolOptions = {}) {
-    this.cluster = host.cluster;
-    this.stats = host.cluster.stats;
-    this.resources = host.cluster.resourceManager(options.priority ?? 0);
+  constructor(host: Host, options: Http2ConnPoolOptions = {}) {
+    super(host, options.priority ?? 0);
     this.codecOptions = codecOptionsFor(host.cluster, options.codecOptions);
     this.scheme = options.scheme ?? 'http';
     this.createConnection = options.createConnection ?? ((h) => net.connect({ host: h.address, port: h.port }));
@@ -366,22 +317,10 @@ export class Http2ConnPool implements HttpConnectionPool {
       this.attach(client, decoder, callbacks);
       return null;
     }
-    if (!this.resources.pendingRequests.canCreate()) {
-      this.stats.upstream_rq_pending_overflow.inc();
-      callbacks.onPoolFailure(PoolFailureReason.Overflow, '', this.host);
-      return null;
-    }
-    const p = new PendingStream(this, decoder, callbacks);
-    this.pending.push(p);
-    this.stats.upstream_rq_pending_total.inc();
-    this.stats.upstream_rq_pending_active.inc();
-    this.resources.pendingRequests.inc();
+    const p = this.newPendingStream(decoder, callbacks);
+    if (p === null) return null;
     this.tryCreateConnections();
     return p.done ? null : p; // null when a callback already fired
-  }
-
-  isIdle(): boolean {
-    return this.activeStreams === 0 && this.pending.length === 0;
   }
 
   drainConnections(): void {
@@ -398,27 +337,13 @@ export class Http2ConnPool implements HttpConnectionPool {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    this.purgePending(PoolFailureReason.LocalConnectionFailure, 'connection pool destroyed');
+    this.purgePendingStreams(PoolFailureReason.LocalConnectionFailure, 'connection pool destroyed');
     for (const c of this.clients.slice()) c.close(false);
-  }
-
-  /**
-   * `cb` runs each time the pool becomes fully idle: no stream active or
-   * pending and no session open (Envoy's idle callbacks), e.g. to delete a
-   * drained pool.
-   */
-  addIdleCallback(cb: () => void): void {
-    this.idleCallbacks.push(cb);
   }
 
   /** Sessions open or connecting (tests, admin). */
   get connectionCount(): number {
     return this.clients.length;
-  }
-
-  /** Streams waiting for a session. */
-  get pendingCount(): number {
-    return this.pending.length;
   }
 
   /** Streams attached to sessions. */
@@ -491,7 +416,7 @@ export class Http2ConnPool implements HttpConnectionPool {
       // e.g. an invalid address or port: nothing was opened, nothing to count but the failure.
       this.stats.upstream_cx_connect_fail.inc();
       this.host.stats.cx_connect_fail++;
-      this.purgePending(PoolFailureReason.LocalConnectionFailure, (err as Error).message);
+      this.purgePendingStreams(PoolFailureReason.LocalConnectionFailure, (err as Error).message);
       return false;
     }
     const stats = this.stats;
@@ -543,7 +468,7 @@ export class Http2ConnPool implements HttpConnectionPool {
       else if (c.state === ClientState.Ready) c.armIdleTimer(this.cluster.idleTimeoutMs);
     }
     if (this.pending.length > 0 && !this.destroyed) this.onUpstreamReady();
-    this.checkIdle();
+    this.checkForIdle();
   }
 
   /** @internal The session is gone (local close: synchronously; remote: on 'close'). */
@@ -581,31 +506,15 @@ export class Http2ConnPool implements HttpConnectionPool {
           ? PoolFailureReason.LocalConnectionFailure
           : PoolFailureReason.RemoteConnectionFailure;
       // Connect failures fail every queued stream, so callers decide (retry, 503) now.
-      this.purgePending(reason, c.failureReason);
+      this.purgePendingStreams(reason, c.failureReason);
     }
     if (this.pending.length > 0 && !this.destroyed) this.onUpstreamReady();
-    this.checkIdle();
+    this.checkForIdle();
   }
 
-  private purgePending(reason: PoolFailureReason, failureReason: string): void {
-    if (this.pending.length === 0) return;
-    // Detach the queue first: a retry that re-enters newStream() queues afresh.
-    const purged = this.pending.splice(0, this.pending.length);
-    for (const p of purged) {
-      if (p.done) continue;
-      this.dequeued(p);
-      this.stats.upstream_rq_pending_failure_eject.inc();
-      p.callbacks.onPoolFailure(reason, failureReason, this.host);
-    }
-  }
-
-  /** @internal */
-  onPendingCancel(p: PendingStream): void {
-    const i = this.pending.indexOf(p);
-    if (i !== -1) this.pending.splice(i, 1);
-    this.dequeued(p);
+  /** Envoy's CancelPolicy::CloseExcess. */
+  protected override onPendingStreamCancelled(): void {
     this.closeExcessConnecting();
-    this.checkIdle();
   }
 
   /**
@@ -619,20 +528,6 @@ export class Http2ConnPool implements HttpConnectionPool {
       if (this.pending.length > this.connectingCapacity() - c.connectingCapacity()) return;
       c.state = ClientState.Draining; // not a connect failure: nothing to purge
       c.close(false);
-    }
-  }
-
-  private dequeued(p: PendingStream): void {
-    if (p.done) return;
-    p.done = true;
-    this.stats.upstream_rq_pending_active.dec();
-    this.resources.pendingRequests.dec();
-  }
-
-  private checkIdle(): void {
-    if (this.idleCallbacks.length === 0) return;
-    if (this.activeStreams === 0 && this.pending.length === 0 && this.clients.length === 0) {
-      for (const cb of this.idleCallbacks.slice()) cb();
     }
   }
 }

@@ -28,7 +28,7 @@ const HCM_TYPE = 'envoy.extensions.filters.network.http_connection_manager.v3.Ht
 
 /** Compiles the HTTP filter list, checking that the last one (and only it) is terminal, as Envoy does. */
 function compileHttpFilters(
-  hcm: HttpConnectionManager, filters: HttpConnectionManager['httpFilters'], path: string, statPrefix: string, context: FactoryContext,
+  filters: HttpConnectionManager['httpFilters'], path: string, statPrefix: string, context: FactoryContext,
 ): FilterFactoryCb[] {
   const out: FilterFactoryCb[] = [];
   filters.forEach((entry, i) => {
@@ -47,7 +47,6 @@ function compileHttpFilters(
     }
     out.push(withPathPrefix(`${p}.typed_config`, () => factory.createFilterFactory(config, statPrefix, context)));
   });
-  void hcm;
   return out;
 }
 
@@ -91,12 +90,12 @@ export function compileConnectionManagerConfig(hcm: HttpConnectionManager, conte
     context.warn(at('http_filters'), 'http_filters is empty; adding envoy.filters.http.router. Write it explicitly: http_filters: [{name: envoy.filters.http.router}]');
     httpFilters = [{ $typeName: 'envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter', name: 'envoy.filters.http.router', configType: { case: undefined }, isOptional: false, disabled: false }];
   }
-  const filterFactories = compileHttpFilters(hcm, httpFilters, at('http_filters'), httpPrefix, context);
+  const filterFactories = compileHttpFilters(httpFilters, at('http_filters'), httpPrefix, context);
   const upgrades: UpgradeSetting[] = hcm.upgradeConfigs.map((u, i) => ({
     upgradeType: u.upgradeType.toLowerCase(),
     enabled: u.enabled ?? true,
     filterFactories: u.filters.length > 0
-      ? compileHttpFilters(hcm, u.filters, at(`upgrade_configs[${i}].filters`), httpPrefix, context)
+      ? compileHttpFilters(u.filters, at(`upgrade_configs[${i}].filters`), httpPrefix, context)
       : null,
   }));
   const accessLogs: AccessLogInstance[] = createAccessLogs(hcm.accessLog, at('access_log'), context);
