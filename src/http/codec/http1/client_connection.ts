@@ -520,26 +520,11 @@ export class Http1RequestEncoder extends Http1StreamBase implements RequestEncod
     this.conn.onLocalReset(this, reason);
   }
 
-  readDisable(disable: boolean): void {
+  protected get owner(): Http1ClientConnection { return this.conn; }
+
+  override readDisable(disable: boolean): void {
+    // A finished or reset stream no longer owns the (reusable) connection's reads.
     if (this.responseComplete || this.resetCalled) return;
-    if (disable) {
-      this.readDisableCalls++;
-      this.conn.readDisable(true);
-    } else if (this.readDisableCalls > 0) {
-      this.readDisableCalls--;
-      this.conn.readDisable(false);
-    }
-  }
-
-  /** @internal Re-enables reading the stream still had disabled (the connection outlives it). */
-  releaseReadDisables(): void {
-    while (this.readDisableCalls > 0) {
-      this.readDisableCalls--;
-      this.conn.readDisable(false);
-    }
-  }
-
-  bufferLimit(): number {
-    return this.conn.settings.bufferLimit;
+    super.readDisable(disable);
   }
 }

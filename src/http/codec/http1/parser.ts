@@ -265,8 +265,31 @@ export abstract class Http1StreamBase implements Stream {
   }
 
   abstract resetStream(reason: StreamResetReason): void;
-  abstract readDisable(disable: boolean): void;
-  abstract bufferLimit(): number;
+  /** The connection the stream lives on: HTTP/1 reads are disabled connection-wide. */
+  protected abstract readonly owner: { readDisable(disable: boolean): void; readonly settings: { readonly bufferLimit: number } };
+
+  /** Counted, as Envoy: every disable needs an enable; the connection sees each call. */
+  readDisable(disable: boolean): void {
+    if (disable) {
+      this.readDisableCalls++;
+      this.owner.readDisable(true);
+    } else if (this.readDisableCalls > 0) {
+      this.readDisableCalls--;
+      this.owner.readDisable(false);
+    }
+  }
+
+  /** @internal Gives back the read-disables the stream still holds when it ends (the connection outlives it). */
+  releaseReadDisables(): void {
+    while (this.readDisableCalls > 0) {
+      this.readDisableCalls--;
+      this.owner.readDisable(false);
+    }
+  }
+
+  bufferLimit(): number {
+    return this.owner.settings.bufferLimit;
+  }
 
   /** Runs onResetStream on every callback (once per stream). */
   runResetCallbacks(reason: StreamResetReason, transportFailureReason: string): void {

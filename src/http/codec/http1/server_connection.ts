@@ -703,25 +703,5 @@ export class Http1ResponseEncoder extends Http1StreamBase implements ResponseEnc
     this.conn.onStreamReset(this);
   }
 
-  readDisable(disable: boolean): void {
-    if (disable) {
-      this.readDisableCalls++;
-      this.conn.readDisable(true);
-    } else if (this.readDisableCalls > 0) {
-      this.readDisableCalls--;
-      this.conn.readDisable(false);
-    }
-  }
-
-  /** @internal Gives back read-disables the stream still holds when it ends. */
-  releaseReadDisables(): void {
-    while (this.readDisableCalls > 0) {
-      this.readDisableCalls--;
-      this.conn.readDisable(false);
-    }
-  }
-
-  bufferLimit(): number {
-    return this.conn.settings.bufferLimit;
-  }
+  protected get owner(): Http1ServerConnection { return this.conn; }
 }
