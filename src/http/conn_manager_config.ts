@@ -9,8 +9,6 @@ import type { RouteTable } from '../envoy/router/router.js';
 import type { Connection } from '../envoy/network/connection.js';
 import type { HttpConnManagerListenerStats, HttpConnManagerStats } from '../stats/http_conn_manager_stats.js';
 
-export const enum CodecType { Auto, Http1, Http2 }
-
 export const enum ServerHeaderTransformation { Overwrite, AppendIfAbsent, PassThrough }
 
 export interface UpgradeSetting {
@@ -26,8 +24,7 @@ export interface ConnectionManagerConfig {
   readonly stats: HttpConnManagerStats;
   /** Per-listener copies of the response-code stats (`listener.<addr>.http.<prefix>.`), or null. */
   readonly listenerStats: HttpConnManagerListenerStats | null;
-  readonly codecType: CodecType;
-  /** Builds the server codec for a new downstream connection. */
+  /** Builds the server codec for a new downstream connection (codec_type is decided in here). */
   createCodec(connection: Connection, callbacks: ServerConnectionCallbacks): ServerConnection;
   /** The current route table (static, or the latest RDS version). */
   routeTable(): RouteTable | null;
@@ -54,10 +51,6 @@ export interface ConnectionManagerConfig {
   readonly streamIdleTimeoutMs: number;
   /** Max connection lifetime (ms; 0 = none). */
   readonly maxConnectionDurationMs: number;
-  /** Time to wait before closing after a drain decision (ms). */
-  readonly drainTimeoutMs: number;
-  readonly maxRequestHeadersKb: number;
-  readonly maxRequestHeadersCount: number;
   readonly proxy100Continue: boolean;
   readonly stripMatchingHostPort: boolean;
   readonly stripAnyHostPort: boolean;
@@ -69,6 +62,4 @@ export interface ConnectionManagerConfig {
   readonly bufferLimit: number;
   /** Whether the listener is TLS (sets x-forwarded-proto/:scheme to https). */
   readonly tls: boolean;
-  /** Remove `x-envoy-*` request headers from external clients (edge). */
-  readonly internalAddressOnlyEnvoyHeaders: boolean;
 }

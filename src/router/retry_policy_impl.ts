@@ -17,7 +17,7 @@ import type { RetryPolicy as RetryPolicyProto } from '../generated/envoy/config/
 import type { RetryPolicy } from '../envoy/router/router.js';
 import { type HeaderMatcherImpl, compileHeaderMatchers } from '../common/matchers/header_matcher.js';
 import { at, fail } from './config_error.js';
-import { durationMs } from './duration.js';
+import { durationToMs } from '../config/well_known.js';
 
 /** Bits of `RetryPolicy.retryOn` (Envoy's `RetryPolicy::RETRY_ON_*`). */
 export const RetryOn = {
@@ -109,8 +109,8 @@ export class RetryPolicyImpl implements RetryPolicy {
     this.config = config;
     this.retryOn = parseRetryOn(config.retryOn).bits | parseRetryGrpcOn(config.retryOn).bits;
     this.numRetries = config.numRetries ?? 1;
-    this.perTryTimeoutMs = config.perTryTimeout === undefined ? 0 : durationMs(config.perTryTimeout);
-    this.perTryIdleTimeoutMs = config.perTryIdleTimeout === undefined ? 0 : durationMs(config.perTryIdleTimeout);
+    this.perTryTimeoutMs = durationToMs(config.perTryTimeout, 0);
+    this.perTryIdleTimeoutMs = durationToMs(config.perTryIdleTimeout, 0);
     this.retriableStatusCodes = new Set(config.retriableStatusCodes);
     this.retriableHeaders = at(path, () => compileHeaderMatchers(config.retriableHeaders, 'retriable_headers')) ?? [];
     this.retriableRequestHeaders = at(path, () => compileHeaderMatchers(config.retriableRequestHeaders, 'retriable_request_headers')) ?? [];
@@ -120,9 +120,9 @@ export class RetryPolicyImpl implements RetryPolicy {
     const backOff = config.retryBackOff;
     if (backOff !== undefined) {
       if (backOff.baseInterval === undefined) fail(`${path}.retry_back_off.base_interval`, 'base_interval is required');
-      base = Math.max(1, durationMs(backOff.baseInterval));
+      base = Math.max(1, durationToMs(backOff.baseInterval, 0));
       if (backOff.maxInterval !== undefined) {
-        max = Math.max(1, durationMs(backOff.maxInterval));
+        max = Math.max(1, durationToMs(backOff.maxInterval, 0));
         if (max < base) fail(`${path}.retry_back_off.max_interval`, 'retry_policy.max_interval must greater than or equal to the base_interval');
       }
     }

@@ -28,7 +28,7 @@ import { type RegexSubstitution, compileRegexMatchAndSubstitute, compileRegexMat
 import { type CommonConfigImpl, type PerFilterConfigMap, compilePerFilterConfigs, validateMirrorPolicies } from './common_config.js';
 import { at, fail } from './config_error.js';
 import { readDataSource } from './data_source.js';
-import { durationMs } from './duration.js';
+import { durationToMs } from '../config/well_known.js';
 import { EMPTY_MUTATIONS, HeaderMutationChain, HeaderParser } from './header_parser.js';
 import {
   CONNECT_PATH_MATCHER, type PathMatcher, exactPathMatcher, pathEnd, pathSeparatedPrefixMatcher, prefixPathMatcher,
@@ -170,13 +170,13 @@ export class RouteEntryImpl implements RouteEntry {
     }
 
     this.clusterNotFoundResponseCode = [503, 404, 500][action.clusterNotFoundResponseCode] ?? 503;
-    this.timeoutMs = action.timeout === undefined ? DEFAULT_ROUTE_TIMEOUT_MS : durationMs(action.timeout);
-    this.idleTimeoutMsOrNull = action.idleTimeout === undefined ? null : durationMs(action.idleTimeout);
+    this.timeoutMs = durationToMs(action.timeout, DEFAULT_ROUTE_TIMEOUT_MS);
+    this.idleTimeoutMsOrNull = action.idleTimeout === undefined ? null : durationToMs(action.idleTimeout, 0);
     this.idleTimeoutMs = this.idleTimeoutMsOrNull ?? 0;
     const msd = action.maxStreamDuration;
-    this.maxStreamDurationMs = msd?.maxStreamDuration === undefined ? null : durationMs(msd.maxStreamDuration);
-    this.grpcTimeoutHeaderMaxMs = msd?.grpcTimeoutHeaderMax === undefined ? null : durationMs(msd.grpcTimeoutHeaderMax);
-    this.grpcTimeoutHeaderOffsetMs = msd?.grpcTimeoutHeaderOffset === undefined ? null : durationMs(msd.grpcTimeoutHeaderOffset);
+    this.maxStreamDurationMs = msd?.maxStreamDuration === undefined ? null : durationToMs(msd.maxStreamDuration, 0);
+    this.grpcTimeoutHeaderMaxMs = msd?.grpcTimeoutHeaderMax === undefined ? null : durationToMs(msd.grpcTimeoutHeaderMax, 0);
+    this.grpcTimeoutHeaderOffsetMs = msd?.grpcTimeoutHeaderOffset === undefined ? null : durationToMs(msd.grpcTimeoutHeaderOffset, 0);
 
     const hr = action.hostRewriteSpecifier;
     this.hostRewriteLiteral = hr.case === 'hostRewriteLiteral' ? hr.value : '';

@@ -7,7 +7,8 @@
  */
 import type { Cluster } from '../generated/envoy/config/cluster/v3/cluster_pb.js';
 import type { RandomGenerator } from './load_balancer_impl.js';
-import { ConfigError, durationToMs } from './proto_util.js';
+import { ConfigError } from './proto_util.js';
+import { durationToMs } from '../config/well_known.js';
 
 export interface BackOffStrategy {
   /** Milliseconds to wait before the next attempt. */
@@ -51,9 +52,9 @@ export function dnsFailureBackOff(cluster: Cluster, refreshRateMs: number, rando
   if (rr.baseInterval === undefined) {
     throw new ConfigError(`${base}.dns_failure_refresh_rate.base_interval`, 'base_interval is required');
   }
-  const baseMs = durationToMs(rr.baseInterval);
+  const baseMs = durationToMs(rr.baseInterval, 0);
   if (baseMs < 1) throw new ConfigError(`${base}.dns_failure_refresh_rate.base_interval`, 'must be at least 1ms');
-  const maxMs = rr.maxInterval === undefined ? baseMs * 10 : durationToMs(rr.maxInterval);
+  const maxMs = rr.maxInterval === undefined ? baseMs * 10 : durationToMs(rr.maxInterval, 0);
   if (maxMs < baseMs) {
     throw new ConfigError(
       `${base}.dns_failure_refresh_rate.max_interval`,

@@ -13,7 +13,8 @@ import { dnsLookupFamilyOf, dnsResolverConfigFromCluster, type DnsResolver, type
 import { createLoadBalancer } from './load_balancer_factory.js';
 import type { RandomGenerator } from './load_balancer_impl.js';
 import { LogicalDnsCluster } from './logical_dns_cluster.js';
-import { ConfigError, durationMsOr } from './proto_util.js';
+import { ConfigError } from './proto_util.js';
+import { durationToMs } from '../config/well_known.js';
 import { StaticClusterImpl } from './static_cluster.js';
 import { StrictDnsClusterImpl, type DnsClusterSettings } from './strict_dns_cluster.js';
 
@@ -44,7 +45,7 @@ export function createCluster(config: Cluster, ctx: ClusterFactoryContext): Buil
   if (info.type === 'static') {
     cluster = new StaticClusterImpl(info, base);
   } else {
-    const refreshRateMs = durationMsOr(config.dnsRefreshRate, DEFAULT_DNS_REFRESH_RATE_MS);
+    const refreshRateMs = durationToMs(config.dnsRefreshRate, DEFAULT_DNS_REFRESH_RATE_MS);
     if (refreshRateMs < 1) throw new ConfigError(`${base}.dns_refresh_rate`, 'must be at least 1ms');
     const family = dnsLookupFamilyOf(config.dnsLookupFamily, `${base}.dns_lookup_family`);
     const failureBackOff = dnsFailureBackOff(config, refreshRateMs, ctx.random, base);

@@ -30,7 +30,8 @@ import { prefixedScope } from '../stats/stats_impl.js';
 import { lbSettingsFromCluster, type LbSettings } from './load_balancer_config.js';
 import { ClusterProtocolSelection, DiscoveryType, RoutingPriority, enumName } from './proto_enums.js';
 import { typeUrlToName } from '../config/type_registry.js';
-import { ConfigError, durationMsOr, durationToMs, notSupportedYet, unpack } from './proto_util.js';
+import { ConfigError, notSupportedYet, unpack } from './proto_util.js';
+import { durationToMs } from '../config/well_known.js';
 import {
   ResourceManagerImpl,
   defaultThresholds,
@@ -96,15 +97,15 @@ export class ClusterInfoImpl implements ClusterInfo {
     this.statName = config.altStatName !== '' ? config.altStatName : config.name;
     this.addedViaApi = options.addedViaApi;
     this.type = clusterTypeOf(config, base);
-    this.connectTimeoutMs = durationMsOr(config.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS);
+    this.connectTimeoutMs = durationToMs(config.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS);
     this.perConnectionBufferLimitBytes = config.perConnectionBufferLimitBytes ?? DEFAULT_BUFFER_LIMIT_BYTES;
 
     const ext = httpProtocolOptionsOf(config, base);
     const common: CoreHttpProtocolOptions | undefined = ext?.commonHttpProtocolOptions ?? config.commonHttpProtocolOptions;
     const idle = common?.idleTimeout;
-    this.idleTimeoutMs = idle === undefined ? DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS : durationToMs(idle);
+    this.idleTimeoutMs = durationToMs(idle, DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS);
     this.maxRequestsPerConnection = common?.maxRequestsPerConnection ?? config.maxRequestsPerConnection ?? 0;
-    this.maxConnectionDurationMs = durationMsOr(common?.maxConnectionDuration, 0);
+    this.maxConnectionDurationMs = durationToMs(common?.maxConnectionDuration, 0);
     this.maxHeadersCount = common?.maxHeadersCount ?? 0;
 
     const proto = protocolOf(config, ext, base);

@@ -18,7 +18,7 @@ import { HealthFlag, type ClusterInfo, type Host } from '../envoy/upstream/host.
 import type { HostStats } from '../envoy/upstream/stats.js';
 import type { LbEndpoint, LocalityLbEndpoints } from '../generated/envoy/config/endpoint/v3/endpoint_components_pb.js';
 import { HealthStatus } from './proto_enums.js';
-import { formatHostPort } from './proto_util.js';
+import { addressToString } from '../network/address.js';
 
 export class HostStatsImpl implements HostStats {
   cx_total = 0;
@@ -128,7 +128,7 @@ export class HostImpl implements Host {
     this.cluster = init.cluster;
     this.currentAddress = init.address;
     this.currentPort = init.port;
-    this.currentAddressString = formatHostPort(init.address, init.port);
+    this.currentAddressString = addressToString(init.address, init.port);
     this.hostname = init.hostname ?? '';
     this.weight = init.weight ?? 1;
     this.priority = init.priority ?? 0;
@@ -181,7 +181,7 @@ export class HostImpl implements Host {
   /** LOGICAL_DNS: the host now points at `address` (same port); identity and stats are kept. */
   setAddress(address: string): void {
     this.currentAddress = address;
-    this.currentAddressString = formatHostPort(address, this.currentPort);
+    this.currentAddressString = addressToString(address, this.currentPort);
   }
 }
 

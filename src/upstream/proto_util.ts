@@ -7,7 +7,6 @@
  * bootstrap into a startup error. `Any` fields are unpacked through the shared
  * type registry (src/config/type_registry.ts), which also unwraps TypedStruct.
  */
-import { isIP } from 'node:net';
 import type { Message } from '@bufbuild/protobuf';
 import type { Any, Duration } from '@bufbuild/protobuf/wkt';
 import { ConfigError } from '../config/config_error.js';
@@ -19,15 +18,6 @@ export { ConfigError };
 /** A feature that is valid Envoy config but not implemented yet: a clear error, never a silent fallback. */
 export function notSupportedYet(fieldPath: string, what: string): ConfigError {
   return new ConfigError(fieldPath, `${what} is not supported yet`);
-}
-
-/** Duration to milliseconds (rounded down to whole ms, as Envoy's PROTOBUF_GET_MS_*). */
-export function durationToMs(d: Duration): number {
-  return Number(d.seconds) * 1000 + Math.floor(d.nanos / 1e6);
-}
-
-export function durationMsOr(d: Duration | undefined, def: number): number {
-  return d === undefined ? def : durationToMs(d);
 }
 
 /** The message inside an Any (TypedStruct unwrapped), typed by the caller; throws ConfigError naming `fieldPath`. */
@@ -54,11 +44,6 @@ export function socketAddressOf(addr: Address | undefined, fieldPath: string): {
   }
   if (sa.address === '') throw new ConfigError(`${fieldPath}.socket_address.address`, 'address is required');
   return { address: sa.address, port: sa.portSpecifier.value ?? 0, resolverName: sa.resolverName };
-}
-
-/** `ip:port`, with brackets for IPv6, as Envoy prints addresses. */
-export function formatHostPort(address: string, port: number): string {
-  return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 /**

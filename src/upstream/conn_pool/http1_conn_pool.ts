@@ -21,6 +21,7 @@
  * ones it already keeps (upstream_rq_active, _cancelled, _rx/tx_reset,
  * _completed, host rq_*), and the max_requests circuit breaker.
  */
+import { addressToString } from '../../network/address.js';
 import net from 'node:net';
 import type { StreamResetReason, ResponseDecoder } from '../../envoy/http/codec.js';
 import {
@@ -49,11 +50,6 @@ export interface Http1ConnPoolOptions {
 }
 
 const enum ClientState { Connecting, Ready, Busy, Closed }
-
-function formatAddress(address: string | undefined, port: number | undefined): string {
-  if (address === undefined) return '';
-  return address.indexOf(':') !== -1 ? `[${address}]:${port}` : `${address}:${port}`;
-}
 
 /** One upstream connection and its codec (Envoy's ActiveClient + CodecClient). */
 class ActiveClient implements Http1ClientConnectionCallbacks {
@@ -105,7 +101,7 @@ class ActiveClient implements Http1ClientConnectionCallbacks {
     if (this.state !== ClientState.Connecting) return;
     this.clearConnectTimer();
     const s = this.socket;
-    this.localAddress = formatAddress(s.localAddress, s.localPort);
+    this.localAddress = addressToString(s.localAddress, s.localPort);
     this.codec = new Http1ClientConnection(s, this, this.pool.codecSettings);
     this.pool.onClientConnected(this);
   }

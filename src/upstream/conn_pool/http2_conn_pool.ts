@@ -36,6 +36,7 @@
  * circuit breaker. This pool holds the max_connections and max_pending_requests
  * breakers.
  */
+import { addressToString } from '../../network/address.js';
 import http2, { type ClientHttp2Session, type Settings } from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -104,11 +105,6 @@ export function codecOptionsFor(cluster: ClusterInfo, overrides: Partial<Http2Co
     assumedConcurrentStreams: DEFAULT_ASSUMED_CONCURRENT_STREAMS,
     ...overrides,
   };
-}
-
-function formatAddress(address: string | undefined, port: number | undefined): string {
-  if (address === undefined) return '';
-  return address.indexOf(':') !== -1 ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 const enum ClientState { Connecting, Ready, Draining, Closed }
@@ -192,7 +188,7 @@ class Http2ActiveClient implements Http2StreamOwner {
 
   private onSocketConnected(): void {
     const s = this.socket as Partial<net.Socket>;
-    this.localAddress = formatAddress(s.localAddress, s.localPort);
+    this.localAddress = addressToString(s.localAddress, s.localPort);
     this.pool.stats.upstream_cx_connect_ms.recordValue(performance.now() - this.createdAt);
     const window = this.pool.codecOptions.initialConnectionWindowSize;
     if (window > PROTOCOL_INITIAL_WINDOW && !this.session.destroyed) this.session.setLocalWindowSize(window);
@@ -405,7 +401,7 @@ export class Http2ConnPool extends ConnPoolImplBase implements HttpConnectionPoo
 
   /** Opens a session; false (queued streams failed) when the transport could not even be created. */
   private createClient(): boolean {
-    const authority = `${this.scheme}://${formatAddress(this.host.address, this.host.port)}`;
+    const authority = `${this.scheme}://${addressToString(this.host.address, this.host.port)}`;
     let c: Http2ActiveClient;
     let socket: Duplex | undefined;
     try {

@@ -26,7 +26,7 @@ import { HeaderMapImpl } from '../header_map_impl.js';
 import { REASON, equalsLowerAscii, hasToken } from './char_tables.js';
 import { Http1ConnectionBase, PState } from './connection_base.js';
 import {
-  CR, EMPTY, FieldError, Http1StreamBase, LF, asMap, fieldInfo, latin1, parseFields, writeFrame,
+  CR, EMPTY, FieldError, Http1StreamBase, LF, asMap, fieldInfo, latin1, lastChunk, parseFields, writeFrame,
 } from './parser.js';
 import { DEFAULT_CLIENT_SETTINGS, type Http1ClientSettings } from './settings.js';
 
@@ -485,18 +485,7 @@ export class Http1RequestEncoder extends Http1StreamBase implements RequestEncod
     if (!this.headersEncoded || !this.writable()) return;
     let s = this.pendingHead;
     this.pendingHead = '';
-    if (this.chunked) {
-      s += '0\r\n';
-      if (this.conn.settings.enableTrailers) {
-        const hm = asMap(trailers);
-        const names = hm.rawNames(), values = hm.rawValues();
-        for (let i = 0; i < names.length; i++) {
-          const n = names[i]!;
-          if (n.charCodeAt(0) !== 0x3a) s += n + ': ' + values[i]! + '\r\n';
-        }
-      }
-      s += '\r\n';
-    }
+    if (this.chunked) s += lastChunk(trailers, this.conn.settings.enableTrailers);
     if (s.length > 0) this.conn.socket.write(s, 'latin1');
     this.encodeComplete = true;
     this.conn.checkHighWatermark();

@@ -242,6 +242,23 @@ export function writeFrame(socket: Socket, prefix: string, data: Buffer | null, 
 }
 
 /**
+ * The last chunk of a chunked body: `0\r\n`, the trailers (only when
+ * `enable_trailers`; pseudo headers never go on the wire), then the final CRLF.
+ */
+export function lastChunk(trailers: HeaderMap, enableTrailers: boolean): string {
+  let s = '0\r\n';
+  if (enableTrailers) {
+    const hm = asMap(trailers);
+    const names = hm.rawNames(), values = hm.rawValues();
+    for (let i = 0; i < names.length; i++) {
+      const n = names[i]!;
+      if (n.charCodeAt(0) !== 0x3a) s += n + ': ' + values[i]! + '\r\n';
+    }
+  }
+  return s + '\r\n';
+}
+
+/**
  * Callback bookkeeping every HTTP/1 stream shares, after Envoy's
  * StreamCallbackHelper: reset callbacks run once, and high-watermark
  * notifications that happened before a callback was added are replayed to it.

@@ -32,7 +32,7 @@ import { AUTHORITY, NAME, TARGET, authorityIsValid, equalsLowerAscii, hasToken }
 import { Http1Details, reasonPhrase, statusLine } from './codes.js';
 import { Http1ConnectionBase, PState } from './connection_base.js';
 import {
-  CR, EMPTY, FieldError, Http1StreamBase, LF, asMap, fieldInfo, latin1, parseFields, parseStatus, writeFrame,
+  CR, EMPTY, FieldError, Http1StreamBase, LF, asMap, fieldInfo, latin1, parseFields, lastChunk, parseStatus, writeFrame,
 } from './parser.js';
 import { DEFAULT_SERVER_SETTINGS, type Http1ServerOptions, type Http1ServerSettings } from './settings.js';
 
@@ -663,18 +663,7 @@ export class Http1ResponseEncoder extends Http1StreamBase implements ResponseEnc
     if (!this.responseStarted || this.responseComplete || this.conn.closed) return;
     let s = this.pendingHead;
     this.pendingHead = '';
-    if (this.chunked) {
-      s += '0\r\n';
-      if (this.conn.settings.enableTrailers) {
-        const hm = asMap(trailers);
-        const names = hm.rawNames(), values = hm.rawValues();
-        for (let i = 0; i < names.length; i++) {
-          const n = names[i]!;
-          if (n.charCodeAt(0) !== 0x3a) s += n + ': ' + values[i]! + '\r\n';
-        }
-      }
-      s += '\r\n';
-    }
+    if (this.chunked) s += lastChunk(trailers, this.conn.settings.enableTrailers);
     if (s.length > 0) this.conn.socket.write(s, 'latin1');
     this.conn.checkHighWatermark();
     this.endEncode();

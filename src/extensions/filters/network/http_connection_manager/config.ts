@@ -15,7 +15,7 @@ import type { RouteTable } from '../../../../envoy/router/router.js';
 import { ConfigError, withPathPrefix } from '../../../../config/config_error.js';
 import { durationToMs } from '../../../../config/well_known.js';
 import { resolveTypedConfig } from '../../../../config/registry.js';
-import { CodecType, ServerHeaderTransformation, type ConnectionManagerConfig, type UpgradeSetting } from '../../../../http/conn_manager_config.js';
+import { ServerHeaderTransformation, type ConnectionManagerConfig, type UpgradeSetting } from '../../../../http/conn_manager_config.js';
 import { ConnectionManagerImpl } from '../../../../http/conn_manager_impl.js';
 import { createHttpConnManagerListenerStats, createHttpConnManagerStats } from '../../../../stats/http_conn_manager_stats.js';
 import { compileRouteTable } from '../../../../router/config_impl.js';
@@ -69,7 +69,7 @@ export function compileConnectionManagerConfig(hcm: HttpConnectionManager, conte
     routeTable = withPathPrefix(at('route_config'), () => compileRouteTable(rs.value, {
       formatterFactory: (fmt: string) => compileFormat(fmt, { omitEmptyValues: true }),
       configDir: context.configDir,
-      stripTrailingHostDot: hcm.stripTrailingHostDot,
+      // Host normalisation (ports, trailing dot) is done once by the HCM on :authority itself.
       validateClusters: (names: ReadonlySet<string>) => {
         for (const n of names) {
           if (!known.has(n)) throw new ConfigError('', `route: unknown cluster '${n}'`);
@@ -102,12 +102,10 @@ export function compileConnectionManagerConfig(hcm: HttpConnectionManager, conte
 
   const common = hcm.commonHttpProtocolOptions;
   const h1 = hcm.httpProtocolOptions;
-  const maxRequestHeadersKb = hcm.maxRequestHeadersKb ?? 60;
-  const maxRequestHeadersCount = common?.maxHeadersCount ?? 100;
   const bufferLimit = context.listener?.perConnectionBufferLimitBytes ?? 1024 * 1024;
   const settings = {
-    maxRequestHeadersKb,
-    maxRequestHeadersCount,
+    maxRequestHeadersKb: hcm.maxRequestHeadersKb ?? 60,
+    maxRequestHeadersCount: common?.maxHeadersCount ?? 100,
     acceptHttp10: h1?.acceptHttp10 ?? false,
     defaultHostForHttp10: h1?.defaultHostForHttp10 ?? '',
     allowAbsoluteUrl: h1?.allowAbsoluteUrl ?? true,
@@ -123,7 +121,6 @@ export function compileConnectionManagerConfig(hcm: HttpConnectionManager, conte
     statPrefix,
     stats,
     listenerStats,
-    codecType: hcm.codecType === CodecTypeValue.HTTP1 ? CodecType.Http1 : CodecType.Auto,
     createCodec: (connection, callbacks) => createHttp1ServerCodec(connection, callbacks, settings),
     routeTable: () => routeTable,
     filterFactories,
@@ -143,9 +140,6 @@ export function compileConnectionManagerConfig(hcm: HttpConnectionManager, conte
     requestHeadersTimeoutMs: durationToMs(hcm.requestHeadersTimeout, 0),
     streamIdleTimeoutMs: durationToMs(hcm.streamIdleTimeout, 300_000),
     maxConnectionDurationMs: durationToMs(common?.maxConnectionDuration, 0),
-    drainTimeoutMs: durationToMs(hcm.drainTimeout, 5000),
-    maxRequestHeadersKb,
-    maxRequestHeadersCount,
     proxy100Continue: hcm.proxy100Continue,
     stripMatchingHostPort: hcm.stripMatchingHostPort,
     stripAnyHostPort: hcm.stripPortMode.case === 'stripAnyHostPort' && hcm.stripPortMode.value,
@@ -154,7 +148,6 @@ export function compileConnectionManagerConfig(hcm: HttpConnectionManager, conte
     mergeSlashes: hcm.mergeSlashes,
     bufferLimit,
     tls: context.listener?.tls ?? false,
-    internalAddressOnlyEnvoyHeaders: false,
   };
 }
 
