@@ -9,6 +9,7 @@ import {
   ConnectionEvent,
   type Connection,
   type ConnectionCallbacks,
+  type SslConnectionInfo,
 } from '../envoy/network/connection.js';
 import { FilterStatus, type ReadFilter, type ReadFilterCallbacks } from '../envoy/network/filter.js';
 import { addressToString } from './address.js';
@@ -20,6 +21,7 @@ export class ConnectionImpl implements Connection {
   readonly remoteAddress: string;
   readonly localAddress: string;
   requestedServerName = '';
+  ssl: SslConnectionInfo | null = null;
   closed = false;
   private readDisableCount = 0;
   private callbacks: ConnectionCallbacks[] = [];
@@ -36,6 +38,8 @@ export class ConnectionImpl implements Connection {
     socket.on('error', () => { /* 'close' follows; errors are reported as RemoteClose */ });
     if (limit > 0) socket.on('drain', () => this.onDrain());
   }
+
+  get nextProtocol(): string { return this.ssl?.alpn ?? ''; }
 
   get bytesReceived(): number { return this.socket.bytesRead; }
   get bytesSent(): number { return this.socket.bytesWritten; }

@@ -557,7 +557,7 @@ test('codec on an owned Network::Connection: dispatch-fed, closes and read-disab
   server.on('connection', (sock) => {
     const connection = {
       id: 1, remoteAddress: '', localAddress: '', requestedServerName: '', closed: false,
-      bytesReceived: 0, bytesSent: 0,
+      bytesReceived: 0, bytesSent: 0, ssl: null, nextProtocol: "",
       write() {}, addConnectionCallbacks() {}, bufferLimit: () => 0,
       close(type: string) { calls.push(`close ${type}`); sock.end(); },
       readDisable(d: boolean) { calls.push(`readDisable ${d}`); },
