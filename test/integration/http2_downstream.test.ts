@@ -274,3 +274,25 @@ http2_protocol_options:
     } finally { s.destroy(); }
   });
 });
+
+describe('HTTP/2 drain', () => {
+  it('SIGTERM sends GOAWAY, lets the in-flight stream finish, then exits 0', async () => {
+    const upstream = await startUpstream((_req, res) => setTimeout(() => res.end('finished'), 400));
+    const legate = await startLegate(proxyConfig({ upstreamPort: upstream.port }), { expectListeners: ['ingress'], args: ['--drain-time-s', '5'] });
+    try {
+      const s = await connect(legate.ports.get('ingress')!);
+      const goaway = new Promise<number>((r) => s.once('goaway', (code: number) => r(code)));
+      const pending = h2request(s, { ':path': '/slow' });
+      await new Promise((r) => setTimeout(r, 100));
+      const exit = legate.stop('SIGTERM');
+      assert.equal(await goaway, http2.constants.NGHTTP2_NO_ERROR);
+      const r = await pending;
+      assert.equal(r.status, 200);
+      assert.equal(r.body.toString(), 'finished');
+      assert.equal(await exit, 0);
+      s.destroy();
+    } finally {
+      await upstream.close();
+    }
+  });
+});
