@@ -121,6 +121,9 @@ export class RouteEntryImpl implements RouteEntry {
   readonly grpcTimeoutHeaderMaxMs: number | null;
   /** `max_stream_duration.grpc_timeout_header_offset` in ms, or null. */
   readonly grpcTimeoutHeaderOffsetMs: number | null;
+  readonly usingNewTimeouts: boolean;
+  readonly maxGrpcTimeoutMs: number | null;
+  readonly grpcTimeoutOffsetMs: number | null;
   readonly autoHostRewrite: boolean;
   readonly appendXForwardedHost: boolean;
   /** `host_rewrite_literal` ('' = none). */
@@ -177,6 +180,9 @@ export class RouteEntryImpl implements RouteEntry {
     this.maxStreamDurationMs = msd?.maxStreamDuration === undefined ? null : durationToMs(msd.maxStreamDuration, 0);
     this.grpcTimeoutHeaderMaxMs = msd?.grpcTimeoutHeaderMax === undefined ? null : durationToMs(msd.grpcTimeoutHeaderMax, 0);
     this.grpcTimeoutHeaderOffsetMs = msd?.grpcTimeoutHeaderOffset === undefined ? null : durationToMs(msd.grpcTimeoutHeaderOffset, 0);
+    this.usingNewTimeouts = msd !== undefined;
+    this.maxGrpcTimeoutMs = action.maxGrpcTimeout === undefined ? null : durationToMs(action.maxGrpcTimeout, 0);
+    this.grpcTimeoutOffsetMs = action.grpcTimeoutOffset === undefined ? null : durationToMs(action.grpcTimeoutOffset, 0);
 
     const hr = action.hostRewriteSpecifier;
     this.hostRewriteLiteral = hr.case === 'hostRewriteLiteral' ? hr.value : '';
