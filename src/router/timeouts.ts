@@ -41,23 +41,29 @@ export function setGrpcTimeoutHeader(entry: RouteEntry, headers: HeaderMap, grpc
 /**
  * The stream's max duration in ms from the stream start (null = none), and
  * for gRPC under max_stream_duration the grpc-timeout header is set to it.
+ * `hcmMaxStreamDurationMs` is the HCM's common_http_protocol_options
+ * max_stream_duration (used when the route sets none; not wired yet).
  */
-export function streamDurationTimeoutMs(entry: RouteEntry, headers: HeaderMap, grpcRequest: boolean): number | null {
-  if (!entry.usingNewTimeouts) return null;
+export function streamDurationTimeoutMs(entry: RouteEntry, headers: HeaderMap, grpcRequest: boolean, hcmMaxStreamDurationMs: number | null = null): number | null {
   const grpcTimeout = getGrpcTimeout(headers);
   const headerMax = entry.grpcTimeoutHeaderMaxMs;
   let timeout: number;
   if (grpcTimeout === null || headerMax === null) {
     const msd = entry.maxStreamDurationMs;
-    // 0 (or unset here; the HCM-wide max_stream_duration is not consulted) means no limit.
-    if (msd === null || msd === 0) return null;
-    timeout = msd;
+    if (msd !== null) {
+      if (msd === 0) return null; // explicitly no limit
+      timeout = msd;
+    } else if (hcmMaxStreamDurationMs !== null && hcmMaxStreamDurationMs > 0) {
+      timeout = hcmMaxStreamDurationMs;
+    } else {
+      return null;
+    }
   } else {
     timeout = grpcTimeout;
     if (headerMax !== 0 && timeout > headerMax) timeout = headerMax;
     const offset = entry.grpcTimeoutHeaderOffsetMs;
     if (timeout !== 0 && offset !== null) timeout = offset < timeout ? timeout - offset : 0;
   }
-  if (grpcRequest) headers.set('grpc-timeout', toGrpcTimeout(timeout));
+  if (grpcRequest && entry.usingNewTimeouts) headers.set('grpc-timeout', toGrpcTimeout(timeout));
   return timeout;
 }

@@ -116,3 +116,13 @@ describe('max_stream_duration', () => {
     assert.equal(streamDurationTimeoutMs(uncapped, withTimeout('2M'), true), 120_000);
   });
 });
+
+describe('HCM max_stream_duration fallback', () => {
+  it('applies when the route sets no max_stream_duration; the route\'s 0 still means none; grpc-timeout untouched outside the new regime', () => {
+    const h = withTimeout('1S');
+    assert.equal(streamDurationTimeoutMs(entry('{cluster: c}'), h, true, 3000), 3000);
+    assert.equal(h.get('grpc-timeout'), '1S');
+    assert.equal(streamDurationTimeoutMs(entry('{cluster: c, max_stream_duration: {max_stream_duration: 0s}}'), withTimeout(), false, 3000), null);
+    assert.equal(streamDurationTimeoutMs(entry('{cluster: c}'), withTimeout(), false, 0), null);
+  });
+});
