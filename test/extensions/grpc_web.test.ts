@@ -9,6 +9,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { startLegate, type LegateProcess } from '../support/legate_process.js';
 import { readStats } from '../support/http_util.js';
@@ -177,5 +179,29 @@ describe('envoy.filters.http.grpc_web', () => {
     assert.equal(res.status, 415);
     assert.notEqual(res.headers['content-type'], 'application/grpc-web+proto');
     assert.equal(res.headers['grpc-status'], undefined);
+  });
+
+  it('upstream request headers: application/grpc, te: trailers, grpc-accept-encoding, no content-length', async () => {
+    let seenHeaders: http2.IncomingHttpHeaders | null = null;
+    const h2 = http2.createServer();
+    h2.on('stream', (stream, headers) => {
+      seenHeaders = headers;
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '0' }, { endStream: true });
+    });
+    await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
+    const l = await startLegate(grpcProxyConfig({ upstreamPort: (h2.address() as AddressInfo).port, httpFilters: GRPC_WEB_FILTER }), { expectListeners: ['ingress'] });
+    try {
+      const res = await grpcWebCall(l.ports.get('ingress')!, '/test.Echo/Unary', grpcFrame(Buffer.from('x')), { headers: { 'content-length': '6' } });
+      assert.equal(res.headers['grpc-status'], '0');
+      const h = seenHeaders as http2.IncomingHttpHeaders | null;
+      assert.equal(h?.['content-type'], 'application/grpc');
+      assert.equal(h?.te, 'trailers');
+      assert.equal(h?.['grpc-accept-encoding'], 'identity,deflate,gzip');
+      assert.equal(h?.['content-length'], undefined);
+      assert.equal(h?.['x-grpc-web'], '1');
+    } finally {
+      await l.stop();
+      await new Promise<void>((r) => h2.close(() => r()));
+    }
   });
 });
