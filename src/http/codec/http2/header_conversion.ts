@@ -17,8 +17,8 @@
  * in wire order, repeats kept) goes into a HeaderMapImpl as is.
  */
 import type { OutgoingHttpHeaders } from 'node:http2';
-import type { HeaderMap } from '../../envoy/http/header_map.js';
-import { HeaderMapImpl } from '../../http/codec/header_map_impl.js';
+import type { HeaderMap } from '../../../envoy/http/header_map.js';
+import { HeaderMapImpl } from '../header_map_impl.js';
 
 /** Headers that must not appear in an HTTP/2 message (RFC 9113 §8.2.2), plus `host` (→ `:authority`). */
 const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set([
