@@ -246,8 +246,11 @@ export class FilterManager implements FilterChainFactoryCallbacks {
     const filters = this.decoderFilters;
     for (let i = from; i < filters.length; i++) {
       const f = filters[i]!;
-      // Trailers reach a filter stopped on headers or data too; only StopAll holds them (Envoy).
+      // StopAll*: the filter sees its buffered data first; continueDecoding brings the trailers.
       if (!f.headersCalled || f.iterationState === IterationState.StopAllBuffer || f.iterationState === IterationState.StopAllWatermark) return;
+      // A filter that stopped on headers or data still gets the trailers itself (Envoy delivers
+      // them to the filter holding the stream); Continue from it resumes the iteration.
+      const wasStopped = f.iterationState !== IterationState.Continue || f.dataStopped;
       const status = f.filter.decodeTrailers(trailers);
       if (this.destroyed || this.responseComplete()) return;
       f.endStreamPassed = true;
@@ -255,8 +258,7 @@ export class FilterManager implements FilterChainFactoryCallbacks {
         f.iterationState = IterationState.StopSingle;
         return;
       }
-      if (f.iterationState !== IterationState.Continue || f.dataStopped) {
-        // Continue from trailers releases what the filter held, then the trailers.
+      if (wasStopped) {
         this.continueDecoding(f);
         return;
       }
