@@ -181,6 +181,31 @@ describe('envoy.filters.http.grpc_web', () => {
     assert.equal(res.headers['grpc-status'], undefined);
   });
 
+  it('gRPC-Web over an HTTP/2 downstream: the trailers frame ends the body, no HTTP trailers are left', async () => {
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    try {
+      const result = await new Promise<{ headers: http2.IncomingHttpHeaders; body: Buffer; trailers: http2.IncomingHttpHeaders | null }>((resolve, reject) => {
+        const req = session.request({ ':method': 'POST', ':path': '/test.Echo/Unary', 'content-type': 'application/grpc-web+proto', 'x-grpc-web': '1' });
+        let headers: http2.IncomingHttpHeaders = {};
+        let trailers: http2.IncomingHttpHeaders | null = null;
+        const parts: Buffer[] = [];
+        req.on('response', (h) => { headers = h; });
+        req.on('trailers', (t) => { trailers = t; });
+        req.on('data', (d: Buffer) => parts.push(d));
+        req.on('end', () => resolve({ headers, body: Buffer.concat(parts), trailers }));
+        req.on('error', reject);
+        req.end(grpcFrame(Buffer.from('over h2')));
+      });
+      assert.equal(result.headers['content-type'], 'application/grpc-web+proto');
+      const body = parseGrpcWebBody(result.body);
+      assert.deepEqual(body.messages.map(String), ['echo:over h2']);
+      assert.equal(body.trailers?.['grpc-status'], '0');
+      assert.equal(result.trailers === null || Object.keys(result.trailers).filter((k) => !k.startsWith(':')).length === 0, true);
+    } finally {
+      session.close();
+    }
+  });
+
   it('upstream request headers: application/grpc, te: trailers, grpc-accept-encoding, no content-length', async () => {
     let seenHeaders: http2.IncomingHttpHeaders | null = null;
     const h2 = http2.createServer();
