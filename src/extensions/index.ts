@@ -5,6 +5,8 @@
  */
 import { registerFactory, registeredFactories } from '../config/registry.js';
 import { registerAccessLoggers } from './access_loggers/index.js';
+import { grpcStatsFactory } from './filters/http/grpc_stats/config.js';
+import { grpcWebFactory } from './filters/http/grpc_web/config.js';
 import { routerFactory } from './filters/http/router/config.js';
 import { httpConnectionManagerFactory } from './filters/network/http_connection_manager/config.js';
 import { tcpProxyFactory } from './filters/network/tcp_proxy/config.js';
@@ -18,6 +20,8 @@ export function registerBuiltinExtensions(): void {
   registerFactory(httpConnectionManagerFactory);
   registerFactory(tcpProxyFactory);
   // envoy.filters.http
+  registerFactory(grpcStatsFactory);
+  registerFactory(grpcWebFactory);
   registerFactory(routerFactory);
   // envoy.access_loggers
   registerAccessLoggers(registerFactory);
