@@ -33,6 +33,7 @@ import { HTTP2_PREFACE } from './codec/http2/server_connection.js';
 import { ServerHeaderTransformation, type ConnectionManagerConfig, type DownstreamCodecProtocol, type UpgradeSetting } from './conn_manager_config.js';
 import { currentHttpDate } from './date_provider.js';
 import { FilterManager, type FilterManagerCallbacks } from './filter_manager.js';
+import { percentEncodeGrpcMessage } from '../common/grpc/common.js';
 import { Headers, httpToGrpcStatus, isGrpcRequest } from './headers.js';
 
 let nextStreamId = 0;
@@ -636,7 +637,7 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
       headers.add(Headers.Status, '200');
       headers.add(Headers.ContentType, 'application/grpc');
       headers.add(Headers.GrpcStatus, String(options.grpcStatus ?? httpToGrpcStatus(code)));
-      if (body !== '') headers.add(Headers.GrpcMessage, encodeURIComponent(body));
+      if (body !== '') headers.add(Headers.GrpcMessage, percentEncodeGrpcMessage(body));
     } else {
       headers.add(Headers.Status, String(code));
       if (body !== '') {
