@@ -298,7 +298,7 @@ export class Http2ConnPool extends ConnPoolImplBase implements HttpConnectionPoo
     super(host, options.priority ?? 0);
     this.codecOptions = codecOptionsFor(host.cluster, options.codecOptions);
     this.scheme = options.scheme ?? 'http';
-    this.createConnection = options.createConnection ?? ((h) => net.connect({ host: h.address, port: h.port }));
+    this.createConnection = options.createConnection ?? ((h) => net.connect({ host: h.address, port: h.port, noDelay: true }));
   }
 
   // ---- HttpConnectionPool ----
