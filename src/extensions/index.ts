@@ -8,6 +8,13 @@ import { registerAccessLoggers } from './access_loggers/index.js';
 import { routerFactory } from './filters/http/router/config.js';
 import { httpConnectionManagerFactory } from './filters/network/http_connection_manager/config.js';
 import { tcpProxyFactory } from './filters/network/tcp_proxy/config.js';
+import { tlsInspectorFactory } from './filters/listener/tls_inspector/config.js';
+import {
+  downstreamRawBufferFactory,
+  downstreamTlsFactory,
+  upstreamRawBufferFactory,
+  upstreamTlsFactory,
+} from './transport_sockets/tls/config.js';
 
 let registered = false;
 
@@ -19,6 +26,13 @@ export function registerBuiltinExtensions(): void {
   registerFactory(tcpProxyFactory);
   // envoy.filters.http
   registerFactory(routerFactory);
+  // envoy.filters.listener
+  registerFactory(tlsInspectorFactory);
+  // envoy.transport_sockets.{downstream,upstream}
+  registerFactory(downstreamTlsFactory);
+  registerFactory(upstreamTlsFactory);
+  registerFactory(downstreamRawBufferFactory);
+  registerFactory(upstreamRawBufferFactory);
   // envoy.access_loggers
   registerAccessLoggers(registerFactory);
 }

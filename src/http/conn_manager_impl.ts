@@ -365,7 +365,7 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
       else headers.remove(Headers.TE);
     }
 
-    const scheme = cfg.tls ? 'https' : 'http';
+    const scheme = cfg.tls || this.parent.connection.ssl !== null ? 'https' : 'http';
     const remoteIp = this.parent.remoteIp;
     let clientIp = remoteIp;
     const xff = headers.get(Headers.XForwardedFor);
