@@ -28,6 +28,7 @@ import type { DrainDecision } from '../envoy/server/factory_context.js';
 import { ResponseFlag } from '../envoy/stream_info/response_flags.js';
 import { isInternalAddress, splitAddress } from '../network/address.js';
 import { StreamInfoImpl } from '../stream_info/stream_info_impl.js';
+import { mutateXfccRequestHeader } from './forward_client_cert.js';
 import { HeaderMapImpl } from './codec/header_map_impl.js';
 import { ServerHeaderTransformation, type ConnectionManagerConfig, type UpgradeSetting } from './conn_manager_config.js';
 import { currentHttpDate } from './date_provider.js';
@@ -245,6 +246,7 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
     const conn = parent.connection;
     this.streamInfo = new StreamInfoImpl(encoder.protocol, conn.remoteAddress, conn.remoteAddress, conn.localAddress);
     this.streamInfo.requestedServerName = conn.requestedServerName;
+    this.streamInfo.downstreamSslConnection = conn.ssl;
     this.filterManager = new FilterManager(this, this.streamInfo);
     encoder.getStream().addCallbacks(this);
     const s = parent.config.stats;
@@ -397,6 +399,7 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
       }
     }
     headers.set(Headers.Scheme, scheme);
+    mutateXfccRequestHeader(headers, this.parent.connection.ssl, cfg.forwardClientCert);
 
     if (cfg.via !== '') {
       const v = headers.get(Headers.Via);
