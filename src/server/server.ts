@@ -89,7 +89,9 @@ export class Server {
       secretManager,
     });
 
-    this.clusterManager = this.rethrowWithPosition(() => createClusterManager(this, b));
+    this.clusterManager = this.rethrowWithPosition(() => createClusterManager(this, b, {
+      secretManager, configDir: this.loaded.configDir, warn: (path, message) => { this.warnings.push(`${path}: ${message}`); log.warn(`${path}: ${message}`); },
+    }));
     if (bind) await this.clusterManager.initialize();
 
     this.listenerManager = new ListenerManagerImpl(root, (info, scope) => baseContext(info, scope));
