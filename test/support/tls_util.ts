@@ -22,6 +22,8 @@ export interface HttpsResponse {
   serverCert: X509Certificate | undefined;
   tlsVersion: string;
   alpn: string;
+  /** Local port of the connection (tells a reused keep-alive connection apart). */
+  localPort: number;
 }
 
 function tlsOptions(o: TlsClientOptions): tls.ConnectionOptions {
@@ -47,11 +49,12 @@ export function httpsRequest(port: number, o: TlsClientOptions & { path?: string
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({
         status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString(),
-        serverCert: s.getPeerX509Certificate(), tlsVersion: s.getProtocol() ?? '', alpn: typeof s.alpnProtocol === 'string' ? s.alpnProtocol : '',
+        serverCert: s.getPeerX509Certificate(), tlsVersion: s.getProtocol() ?? '', alpn: typeof s.alpnProtocol === 'string' ? s.alpnProtocol : '', localPort: s.localPort ?? 0,
       }));
       res.on('error', reject);
     });
     req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error('https request timed out')));
     req.end();
   });
 }
@@ -70,7 +73,7 @@ export interface HandshakeOutcome {
  * waits for data or a close: a server that rejects the client after its
  * handshake (TLS 1.3 client certificates) shows as ok=false.
  */
-export function tlsHandshake(port: number, o: TlsClientOptions = {}, probe = 'GET / HTTP/1.1\r\nhost: x\r\n\r\n'): Promise<HandshakeOutcome> {
+export function tlsHandshake(port: number, o: TlsClientOptions = {}, probe: string | null = 'GET / HTTP/1.1\r\nhost: x\r\n\r\n'): Promise<HandshakeOutcome> {
   return new Promise((resolve) => {
     const s = tls.connect({ host: '127.0.0.1', port, ...tlsOptions(o) });
     let settled = false;
@@ -81,7 +84,10 @@ export function tlsHandshake(port: number, o: TlsClientOptions = {}, probe = 'GE
       resolve({ ok, error, serverCert: s.getPeerX509Certificate(), tlsVersion: s.getProtocol() ?? '', alpn: typeof alpn === 'string' ? alpn : '' });
       s.destroy();
     };
-    s.on('secureConnect', () => s.write(probe));
+    // null probe: the handshake alone is the answer.
+    s.on('secureConnect', () => { if (probe === null) done(true, ''); else s.write(probe); });
+    const t = setTimeout(() => done(false, 'timeout'), 5000);
+    s.on('close', () => clearTimeout(t));
     s.on('data', () => done(true, ''));
     s.on('error', (e: NodeJS.ErrnoException) => done(false, e.code ?? e.message));
     s.on('close', () => done(false, 'closed'));
