@@ -13,10 +13,10 @@ import https from 'node:https';
 import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { testCerts, type CertFiles } from '../support/certs.js';
 import { runLegate, startLegate, writeTempConfig, type LegateProcess } from '../support/legate_process.js';
-import { eventually, readStats, request, startUpstream, type TestServer } from '../support/http_util.js';
+import { eventually, rawRequest, readStats, request, startUpstream, type TestServer } from '../support/http_util.js';
 import { httpsRequest, tlsHandshake } from '../support/tls_util.js';
 import { ADMIN, answer, downstreamTls, hcm, staticCluster } from './tls_fixtures.js';
 
@@ -396,6 +396,53 @@ ${secrets}`;
       assert.match(legate.output(), /keeping the previous material/);
     } finally {
       agent.destroy();
+      await legate.stop();
+    }
+  });
+
+  it('bad input on TLS listeners: plaintext, garbage, a truncated or oversized ClientHello, a silent client; the proxy keeps serving', async () => {
+    const yaml = listenerYaml(`  - name: tls
+    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+    filter_chains:
+    - transport_socket: ${downstreamTls([server])}
+      transport_socket_connect_timeout: 0.3s
+      filters: [${answer('ok')}]
+  - name: inspected
+    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+    stat_prefix: inspected
+    listener_filters: [{ name: envoy.filters.listener.tls_inspector }]
+    filter_chains:
+    - transport_socket: ${downstreamTls([server])}
+      filters: [${answer('ok')}]`);
+    const legate = await startLegate(yaml, { expectListeners: ['tls', 'inspected'], expectAdmin: true });
+    try {
+      const tlsPort = legate.ports.get('tls')!;
+      const inspected = legate.ports.get('inspected')!;
+      // Plaintext HTTP to a TLS-only chain: no HTTP answer, the connection closes.
+      assert.doesNotMatch(await rawRequest(tlsPort, 'GET / HTTP/1.1\r\nhost: x\r\n\r\n'), /HTTP\/1\.1/);
+      await rawRequest(tlsPort, Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5, 6, 7, 8]));
+      // A ClientHello cut short, then the client leaves.
+      await rawRequest(inspected, Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc]), 300);
+      // A ClientHello record claiming more than the inspector reads (16 KiB): closed.
+      const huge = Buffer.alloc(17000, 0);
+      huge.set([0x16, 0x03, 0x01, 0x40, 0x00, 0x01, 0x00, 0x42, 0x00]);
+      await rawRequest(inspected, huge, 1000);
+      // A client that never starts the handshake is closed after transport_socket_connect_timeout.
+      const silent = await new Promise<boolean>((resolve) => {
+        const s = net.connect(tlsPort, '127.0.0.1');
+        const t = setTimeout(() => { s.destroy(); resolve(false); }, 5000);
+        s.on('close', () => { clearTimeout(t); resolve(true); });
+        s.on('error', () => {});
+      });
+      assert.ok(silent, 'closed by the proxy');
+      const stats = await readStats(legate.adminPort!);
+      assert.ok((stats.get('listener.127.0.0.1_0.ssl.connection_error') ?? 0) >= 2, 'ssl.connection_error');
+      assert.equal(stats.get('listener.127.0.0.1_0.downstream_cx_transport_socket_connect_timeout'), 1);
+      assert.ok((stats.get('listener.inspected.downstream_listener_filter_remote_close') ?? 0) >= 1);
+      assert.equal(stats.get('tls_inspector.client_hello_too_large'), 1);
+      assert.equal((await httpsRequest(tlsPort, { servername: 'proxy.test', ca: c.ca.certPem })).body, 'ok');
+      assert.equal((await httpsRequest(inspected, { servername: 'proxy.test', ca: c.ca.certPem })).body, 'ok');
+    } finally {
       await legate.stop();
     }
   });
