@@ -69,6 +69,8 @@ export class ClusterInfoImpl implements ClusterInfo {
   readonly maxConnectionDurationMs: number;
   /** `max_headers_count` of the HTTP options (0 = codec default). */
   readonly maxHeadersCount: number;
+  /** `max_stream_duration` of the HTTP options in ms (0 = none). */
+  readonly maxStreamDurationMs: number;
   readonly upstreamProtocol: UpstreamProtocol;
   /**
    * `use_downstream_protocol_config` / `protocol_selection: USE_DOWNSTREAM_PROTOCOL`:
@@ -107,6 +109,7 @@ export class ClusterInfoImpl implements ClusterInfo {
     this.maxRequestsPerConnection = common?.maxRequestsPerConnection ?? config.maxRequestsPerConnection ?? 0;
     this.maxConnectionDurationMs = durationToMs(common?.maxConnectionDuration, 0);
     this.maxHeadersCount = common?.maxHeadersCount ?? 0;
+    this.maxStreamDurationMs = durationToMs(common?.maxStreamDuration, 0);
 
     const proto = protocolOf(config, ext, base);
     this.upstreamProtocol = proto.protocol;

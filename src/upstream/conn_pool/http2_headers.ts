@@ -6,6 +6,7 @@
  * Request side (HeaderMap → node:http2 header object):
  * - pseudo headers pass through; `:scheme` gets the connection's scheme when absent,
  *   and `:authority` comes from `host` when only an HTTP/1-style `host` is present;
+ *   a plain CONNECT keeps only `:method` and `:authority`;
  * - HTTP/1 connection-specific headers are dropped (RFC 9113 §8.2.2): `connection`,
  *   `keep-alive`, `proxy-connection`, `transfer-encoding`, `upgrade`, `http2-settings`
  *   and `host`; `te` survives only as `te: trailers`;
@@ -87,7 +88,13 @@ export function toHttp2RequestHeaders(headers: HeaderMap, defaultScheme: string)
     addValue(out, name, value);
   });
   if (out[':authority'] === undefined && host !== undefined) out[':authority'] = host;
-  if (out[':scheme'] === undefined && out[':method'] !== 'CONNECT') out[':scheme'] = defaultScheme;
+  if (out[':method'] === 'CONNECT' && out[':protocol'] === undefined) {
+    // A plain CONNECT carries only :method and :authority (RFC 9113 §8.5).
+    delete out[':scheme'];
+    delete out[':path'];
+  } else if (out[':scheme'] === undefined) {
+    out[':scheme'] = defaultScheme;
+  }
   return out;
 }
 
