@@ -394,6 +394,97 @@ describe('HTTP/2 upstream connection pool', () => {
   });
 });
 
+describe('common_http_protocol_options on the pools', () => {
+  const manyHeaders = (n: number): Record<string, string> => {
+    const h: Record<string, string> = {};
+    for (let i = 0; i < n; i++) h[`x-h${i}`] = String(i);
+    return h;
+  };
+
+  it('max_connection_duration drains an HTTP/2 connection; the next request opens a new one', async () => {
+    const h2 = await startH2Upstream();
+    const { legate, port, admin } = await start(config([{
+      name: 'dur2', port: h2.port, prefix: '/',
+      extra: typedOptions('common_http_protocol_options: { max_connection_duration: 0.3s }\nexplicit_http_config: { http2_protocol_options: {} }'),
+    }], tempLog()));
+    try {
+      assert.equal((await request(port, { path: '/' })).status, 200);
+      await eventually(async () => {
+        const st = await readStats(admin);
+        return st.get('cluster.dur2.upstream_cx_max_duration_reached') === 1 && st.get('cluster.dur2.upstream_cx_active') === 0;
+      }, 5000, 'connection drained by max_connection_duration');
+      assert.equal((await request(port, { path: '/' })).status, 200);
+      assert.deepEqual(h2.requests.map((r) => r.sessionIndex), [0, 1]);
+    } finally {
+      await legate.stop();
+      await h2.close();
+    }
+  });
+
+  it('max_connection_duration drains an HTTP/1.1 keep-alive connection', async () => {
+    const h1 = await startUpstream((_q, res) => res.end('ok'));
+    const { legate, port, admin } = await start(config([{
+      name: 'dur1', port: h1.port, prefix: '/',
+      extra: typedOptions('common_http_protocol_options: { max_connection_duration: 0.3s }\nexplicit_http_config: { http_protocol_options: {} }'),
+    }], tempLog()));
+    try {
+      assert.equal((await request(port, { path: '/' })).body, 'ok');
+      await eventually(async () => {
+        const st = await readStats(admin);
+        return st.get('cluster.dur1.upstream_cx_max_duration_reached') === 1 && st.get('cluster.dur1.upstream_cx_active') === 0;
+      }, 5000, 'connection drained by max_connection_duration');
+      assert.equal((await request(port, { path: '/' })).body, 'ok');
+      assert.equal((await readStats(admin)).get('cluster.dur1.upstream_cx_total'), 2);
+    } finally {
+      await legate.stop();
+      await h1.close();
+    }
+  });
+
+  it('max_headers_count: an HTTP/2 response with too many headers is a protocol error, 502 UPE', async () => {
+    const h2 = await startH2Upstream((req) => {
+      req.stream.respond({ ':status': 200, ...manyHeaders(req.headers[':path'] === '/many' ? 12 : 3) });
+      req.stream.end('fine');
+    });
+    const logPath = tempLog();
+    const { legate, port } = await start(config([{
+      name: 'hdr2', port: h2.port, prefix: '/',
+      extra: typedOptions('common_http_protocol_options: { max_headers_count: 10 }\nexplicit_http_config: { http2_protocol_options: {} }'),
+    }], logPath));
+    try {
+      assert.equal((await request(port, { path: '/few' })).body, 'fine');
+      const r = await request(port, { path: '/many' });
+      assert.equal(r.status, 502);
+      assert.equal(r.body, 'upstream connect error or disconnect/reset before headers. reset reason: protocol error');
+      await logHas(logPath, /^\/many 502 UPE upstream_reset_before_response_started\{protocol_error\} 1$/m);
+    } finally {
+      await legate.stop();
+      await h2.close();
+    }
+  });
+
+  it('max_headers_count: an HTTP/1.1 response with too many headers is a protocol error, 502 UPE', async () => {
+    const h1 = await startUpstream((req, res) => {
+      for (const [k, v] of Object.entries(manyHeaders(req.url === '/many' ? 12 : 3))) res.setHeader(k, v);
+      res.end('fine');
+    });
+    const logPath = tempLog();
+    const { legate, port } = await start(config([{
+      name: 'hdr1', port: h1.port, prefix: '/',
+      extra: typedOptions('common_http_protocol_options: { max_headers_count: 10 }\nexplicit_http_config: { http_protocol_options: {} }'),
+    }], logPath));
+    try {
+      assert.equal((await request(port, { path: '/few' })).body, 'fine');
+      const r = await request(port, { path: '/many' });
+      assert.equal(r.status, 502);
+      await logHas(logPath, /^\/many 502 UPE upstream_reset_before_response_started\{protocol_error\} 1$/m);
+    } finally {
+      await legate.stop();
+      await h1.close();
+    }
+  });
+});
+
 describe('HTTP/1.1 downstream → HTTP/2 upstream header translation', () => {
   let h2: H2Upstream;
   let legate: LegateProcess;

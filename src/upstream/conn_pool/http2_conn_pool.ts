@@ -17,6 +17,7 @@
  *                                streams go to another session, it closes when empty  upstream_cx_close_notify
  *   max_requests_per_connection streams started -> session drains       upstream_cx_max_requests
  *   no stream for idleTimeoutMs -> session closed                       upstream_cx_idle_timeout
+ *   max_connection_duration since SETTINGS -> session drains            upstream_cx_max_duration_reached
  *
  * A session counts as connected (upstream_cx_connect_ms) when its socket
  * connects, but it takes streams only once the server's first SETTINGS frame
@@ -85,6 +86,8 @@ export const DEFAULT_MAX_CONCURRENT_STREAMS = 2147483647;
 export const DEFAULT_INITIAL_WINDOW_SIZE = 268435456;
 export const DEFAULT_HPACK_TABLE_SIZE = 4096;
 export const DEFAULT_ASSUMED_CONCURRENT_STREAMS = 100;
+/** Envoy's default common_http_protocol_options.max_headers_count. */
+export const DEFAULT_MAX_HEADERS_COUNT = 100;
 /** The initial window of every HTTP/2 connection (RFC 9113 §6.9.2). */
 const PROTOCOL_INITIAL_WINDOW = 65535;
 /**
@@ -115,6 +118,7 @@ class Http2ActiveClient implements Http2StreamOwner {
   readonly session: ClientHttp2Session;
   readonly scheme: string;
   readonly highWatermark: number;
+  readonly maxResponseHeadersCount: number;
   localAddress = '';
   /** Streams attached and not yet closed. */
   activeStreams = 0;
@@ -131,6 +135,7 @@ class Http2ActiveClient implements Http2StreamOwner {
   readonly createdAt = performance.now();
   private connectTimer: NodeJS.Timeout | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
+  private durationTimer: NodeJS.Timeout | null = null;
   private rxCounted = 0;
   private txCounted = 0;
 
@@ -141,6 +146,7 @@ class Http2ActiveClient implements Http2StreamOwner {
     this.concurrentLimit = pool.assumedStreamsPerSession();
     this.scheme = pool.scheme;
     this.highWatermark = pool.cluster.perConnectionBufferLimitBytes;
+    this.maxResponseHeadersCount = pool.cluster.maxHeadersCount > 0 ? pool.cluster.maxHeadersCount : DEFAULT_MAX_HEADERS_COUNT;
     const settings: Settings = {
       enablePush: false,
       headerTableSize: opts.hpackTableSize,
@@ -151,6 +157,8 @@ class Http2ActiveClient implements Http2StreamOwner {
       settings,
       peerMaxConcurrentStreams: Math.min(opts.assumedConcurrentStreams, opts.maxConcurrentStreams),
       maxSessionMemory: MAX_SESSION_MEMORY_MB,
+      // node's own cap (default 128 fields) must not bite before max_headers_count does.
+      maxHeaderListPairs: Math.max(128, this.maxResponseHeadersCount * 2),
     });
     const session = this.session;
     session.on('connect', () => this.onSocketConnected());
@@ -202,6 +210,14 @@ class Http2ActiveClient implements Http2StreamOwner {
     if (this.state === ClientState.Connecting) {
       this.clearConnectTimer();
       this.state = ClientState.Ready;
+      const maxDuration = this.pool.cluster.maxConnectionDurationMs;
+      if (maxDuration > 0) {
+        this.durationTimer = setTimeout(() => {
+          this.durationTimer = null;
+          this.pool.onConnectionDurationReached(this);
+        }, maxDuration);
+        this.durationTimer.unref();
+      }
       this.pool.onClientReady(this);
     } else {
       this.pool.onUpstreamReady();
@@ -238,6 +254,13 @@ class Http2ActiveClient implements Http2StreamOwner {
     }, ms);
     t.unref();
     this.idleTimer = t;
+  }
+
+  clearDurationTimer(): void {
+    if (this.durationTimer !== null) {
+      clearTimeout(this.durationTimer);
+      this.durationTimer = null;
+    }
   }
 
   clearIdleTimer(): void {
@@ -454,6 +477,17 @@ export class Http2ConnPool extends ConnPoolImplBase implements HttpConnectionPoo
     if (this.pending.length > 0 && !this.destroyed) this.tryCreateConnections();
   }
 
+  /**
+   * @internal max_connection_duration elapsed (Envoy's onConnectionDurationTimeout):
+   * the session drains, closing now when it carries no stream.
+   */
+  onConnectionDurationReached(c: Http2ActiveClient): void {
+    if (c.state !== ClientState.Ready) return;
+    this.stats.upstream_cx_max_duration_reached.inc();
+    c.state = ClientState.Draining;
+    if (c.activeStreams === 0) c.close(true);
+  }
+
   /** @internal A stream closed (or was reset before it was sent). */
   onStreamDone(c: Http2ActiveClient, cutByConnection: boolean): void {
     c.activeStreams--;
@@ -474,6 +508,7 @@ export class Http2ConnPool extends ConnPoolImplBase implements HttpConnectionPoo
     c.state = ClientState.Closed;
     c.clearConnectTimer();
     c.clearIdleTimer();
+    c.clearDurationTimer();
     const stats = this.stats;
     const local = c.localClose;
     stats.upstream_cx_destroy.inc();

@@ -45,6 +45,7 @@ const {
   NGHTTP2_PROTOCOL_ERROR,
   NGHTTP2_REFUSED_STREAM,
   NGHTTP2_CANCEL,
+  NGHTTP2_INTERNAL_ERROR,
   NGHTTP2_FLAG_END_STREAM,
 } = http2.constants;
 
@@ -57,6 +58,8 @@ export interface Http2StreamOwner {
   readonly scheme: string;
   /** Bytes queued on a stream's write side before onAboveWriteBufferHighWatermark. */
   readonly highWatermark: number;
+  /** Most header fields (pseudo-headers included) a response may carry: `max_headers_count`, default 100. */
+  readonly maxResponseHeadersCount: number;
   /** The stream is finished for the session: closed, or reset before it was sent. */
   onStreamDone(stream: Http2UpstreamStream, cutByConnection: boolean): void;
   /** Brings the cluster's rx/tx byte counters up to date. */
@@ -194,6 +197,13 @@ export class Http2UpstreamStream implements RequestEncoder, Stream {
     const req = this.req!;
     if (this.resetDone) return;
     this.owner.countBytes();
+    const count = raw !== undefined ? raw.length / 2 : Object.keys(headers).length;
+    if (count > this.owner.maxResponseHeadersCount) {
+      // Envoy's codec refuses the header block (too_many_headers): a protocol error, 502 UPE.
+      this.deliverReset(StreamResetReason.ProtocolError, '');
+      if (!req.destroyed) req.close(NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
     const status = Number(headers[':status']);
     const cl = headers['content-length'];
     if (cl !== undefined && !this.isHead && status !== 204 && status !== 304) {
