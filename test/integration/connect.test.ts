@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -297,6 +298,43 @@ describe('CONNECT passed on (no connect_config)', () => {
       await legate.stop();
       await new Promise<void>((r) => proxy.close(() => r()));
       await tcp.close();
+    }
+  });
+
+  it('is proxied as an HTTP/2 CONNECT (:method and :authority only) to an HTTP/2 upstream', async () => {
+    const seen: http2.IncomingHttpHeaders[] = [];
+    const server = http2.createServer();
+    server.on('stream', (stream, headers) => {
+      seen.push(headers);
+      stream.on('error', () => {});
+      stream.respond({ ':status': 200 });
+      stream.on('data', (d: Buffer) => stream.write(d.toString().replace(/ping/g, 'pong')));
+      stream.on('end', () => stream.end('bye'));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const logPath = join(mkdtempSync(join(tmpdir(), 'legate-connect-')), 'access.log');
+    const yaml = config({
+      hcmUpgrade: true, logPath,
+      routes: [{ match: '{ connect_matcher: {} }', cluster: 'h2proxy' }],
+      clusters: [{ name: 'h2proxy', port: (server.address() as AddressInfo).port }],
+    }).replace('  - name: h2proxy\n    type: STATIC\n', '  - name: h2proxy\n    type: STATIC\n    http2_protocol_options: {}\n');
+    const legate = await startLegate(yaml, { expectListeners: ['ingress'], expectAdmin: true });
+    try {
+      const { head, socket, rest } = await openTunnel(legate.ports.get('ingress')!, 'far.example:443');
+      assert.match(head, /^HTTP\/1\.1 200 /);
+      const closed = readUntilClose(socket, rest);
+      socket.write('ping 5\n');
+      socket.end();
+      assert.equal(await closed, 'pong 5\nbye');
+      assert.equal(seen.length, 1);
+      assert.equal(seen[0]![':method'], 'CONNECT');
+      assert.equal(seen[0]![':authority'], 'far.example:443');
+      assert.equal(seen[0]![':path'], undefined);
+      assert.equal(seen[0]![':scheme'], undefined);
+      assert.equal((await readStats(legate.adminPort!)).get('cluster.h2proxy.upstream_cx_http2_total'), 1);
+    } finally {
+      await legate.stop();
+      await new Promise<void>((r) => server.close(() => r()));
     }
   });
 });

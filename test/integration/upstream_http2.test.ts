@@ -542,4 +542,23 @@ describe('HTTP/1.1 downstream → HTTP/2 upstream header translation', () => {
     assert.equal(trailers['grpc-status'], '0');
     assert.equal(trailers['x-checksum'], 'abc');
   });
+
+  it('without enable_trailers the HTTP/1 codec drops the trailers (Envoy\'s default), the body still arrives', async () => {
+    const { legate: plain, port: plainPort } = await start(config([{ name: 'tr', port: h2.port, prefix: '/', extra: 'http2_protocol_options: {}' }], tempLog()));
+    try {
+      const got = await new Promise<{ body: string; trailers: NodeJS.Dict<string> }>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port: plainPort, path: '/trailers', agent: false, headers: { te: 'trailers' } }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => { body += d; });
+          res.on('end', () => resolve({ body, trailers: res.trailers }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      assert.equal(got.body, 'body');
+      assert.deepEqual(got.trailers, {});
+    } finally {
+      await plain.stop();
+    }
+  });
 });

@@ -86,3 +86,17 @@ test('response headers: raw list kept in order with repeats; object fallback', (
   assert.equal(o.get('x-up'), 'y');
   assert.deepEqual(o.getAll('set-cookie'), ['c=3', 'd=4']);
 });
+
+test('request headers: a plain CONNECT keeps only :method and :authority', () => {
+  const h = HeaderMapImpl.fromPairs([
+    [':method', 'CONNECT'],
+    [':authority', 'far.example:443'],
+    [':scheme', 'http'],
+    ['x-request-id', 'abc'],
+  ]);
+  assert.deepEqual(toHttp2RequestHeaders(h, 'http'), {
+    ':method': 'CONNECT',
+    ':authority': 'far.example:443',
+    'x-request-id': 'abc',
+  });
+});
