@@ -393,6 +393,8 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
     entry.clusterHeaderMutations(cluster.info.name)?.finalizeResponseHeaders(headers, si, this.requestHeaders);
     entry.finalizeResponseHeaders(headers, si, this.requestHeaders);
     this.downstreamResponseStarted = true;
+    this.retainedBody = null; // a response started: the request is never sent again
+    this.retainedTrailers = null;
     if (endStream) this.onUpstreamComplete();
     this.cb.encodeHeaders(headers, endStream, 'via_upstream');
   }

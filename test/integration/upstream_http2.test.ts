@@ -289,6 +289,24 @@ describe('HTTP/2 upstream connection pool', () => {
     }
   });
 
+  it('a refused stream whose request body outgrew the buffer limit is not sent again: 503 UR', async () => {
+    const h2 = await startH2Upstream((req) => req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM));
+    const logPath = tempLog();
+    const { legate, port } = await start(config([{
+      name: 'bigbody', port: h2.port, prefix: '/', extra: 'http2_protocol_options: {}\nper_connection_buffer_limit_bytes: 1024',
+    }], logPath));
+    try {
+      const r = await request(port, { path: '/big', method: 'POST', body: 'x'.repeat(4096) });
+      assert.equal(r.status, 503);
+      assert.equal(h2.requests.length, 1);
+      assert.equal(h2.requests[0]!.body.length, 4096);
+      await logHas(logPath, /^\/big 503 UR upstream_reset_before_response_started\{remote_refused_stream_reset\} 1$/m);
+    } finally {
+      await legate.stop();
+      await h2.close();
+    }
+  });
+
   it('RST_STREAM(INTERNAL_ERROR) before the response: 503 UR remote_reset, not sent again', async () => {
     const h2 = await startH2Upstream((req) => req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
     const logPath = tempLog();
