@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { startLegate, type LegateProcess } from '../support/legate_process.js';
 import { eventually, readStats, request, startUpstream, type TestServer } from '../support/http_util.js';
 import { startH2Upstream, type H2Request, type H2Upstream } from '../support/h2_upstream.js';
+import { FrameType, frame, literalHeader, startRawH2Server } from '../support/raw_h2_server.js';
 
 const HPO = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
@@ -324,6 +325,44 @@ describe('HTTP/2 upstream connection pool', () => {
     } finally {
       await legate.stop();
       await h2.close();
+    }
+  });
+
+  it('a malformed response (no :status) is an upstream protocol error: 502 UPE', async () => {
+    const raw = await startRawH2Server((s, id) => s.write(frame(FrameType.HEADERS, 0x5, id, literalHeader('x-no-status', 'y'))));
+    const logPath = tempLog();
+    const { legate, port } = await start(config([{ name: 'malformed', port: raw.port, prefix: '/', extra: 'http2_protocol_options: {}' }], logPath));
+    try {
+      const r = await request(port, { path: '/bad' });
+      assert.equal(r.status, 502);
+      assert.equal(r.body, 'upstream connect error or disconnect/reset before headers. reset reason: protocol error');
+      await logHas(logPath, /^\/bad 502 UPE upstream_reset_before_response_started\{protocol_error\} 1$/m);
+    } finally {
+      await legate.stop();
+      await raw.close();
+    }
+  });
+
+  it('GOAWAY(PROTOCOL_ERROR) then the connection closes under a stream it kept: 503 UC', async () => {
+    const raw = await startRawH2Server((s, id) => {
+      const p = Buffer.alloc(8);
+      p.writeUInt32BE(id, 0); // this stream "might have been processed": not refused
+      p.writeUInt32BE(1, 4); // PROTOCOL_ERROR
+      s.write(frame(FrameType.GOAWAY, 0, 0, p), () => setTimeout(() => s.destroy(), 50));
+    });
+    const logPath = tempLog();
+    const { legate, port, admin } = await start(config([{ name: 'goawayerr', port: raw.port, prefix: '/', extra: 'http2_protocol_options: {}' }], logPath));
+    try {
+      const r = await request(port, { path: '/g' });
+      assert.equal(r.status, 503);
+      assert.equal(r.body, 'upstream connect error or disconnect/reset before headers. reset reason: connection termination');
+      await logHas(logPath, /^\/g 503 UC upstream_reset_before_response_started\{connection_termination\} 1$/m);
+      const stats = await readStats(admin);
+      assert.equal(stats.get('cluster.goawayerr.upstream_cx_close_notify'), 1);
+      assert.equal(stats.get('cluster.goawayerr.upstream_cx_destroy_with_active_rq'), 1);
+    } finally {
+      await legate.stop();
+      await raw.close();
     }
   });
 
