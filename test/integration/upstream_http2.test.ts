@@ -498,6 +498,32 @@ describe('common_http_protocol_options on the pools', () => {
     }
   });
 
+  it('http2_protocol_options.connection_keepalive: an unanswered PING closes the connection (503 UC); answered PINGs keep it', async () => {
+    const silent = await startRawH2Server(() => { /* holds every request and never ACKs a PING */ });
+    const slowButAlive = await startH2Upstream((req) => setTimeout(() => { req.stream.respond({ ':status': 200 }); req.stream.end('late'); }, 800));
+    const ka = 'http2_protocol_options: { connection_keepalive: { interval: 0.1s, timeout: 0.2s } }';
+    const logPath = tempLog();
+    const { legate, port, admin } = await start(config([
+      { name: 'ka_dead', port: silent.port, extra: ka },
+      { name: 'ka_alive', port: slowButAlive.port, extra: ka },
+    ], logPath));
+    try {
+      const dead = await request(port, { path: '/ka_dead' });
+      assert.equal(dead.status, 503);
+      await logHas(logPath, /^\/ka_dead 503 UC upstream_reset_before_response_started\{connection_termination\} 1$/m);
+      assert.ok((silent.seen.get(FrameType.PING) ?? 0) >= 1);
+      const alive = await request(port, { path: '/ka_alive' });
+      assert.equal(alive.body, 'late');
+      const stats = await readStats(admin);
+      assert.equal(stats.get('cluster.ka_dead.http2.keepalive_timeout'), 1);
+      assert.equal(stats.get('cluster.ka_alive.http2.keepalive_timeout') ?? 0, 0);
+    } finally {
+      await legate.stop();
+      await silent.close();
+      await slowButAlive.close();
+    }
+  });
+
   it('max_headers_count: an HTTP/2 response with too many headers is a protocol error, 502 UPE', async () => {
     const h2 = await startH2Upstream((req) => {
       req.stream.respond({ ':status': 200, ...manyHeaders(req.headers[':path'] === '/many' ? 12 : 3) });

@@ -18,6 +18,7 @@
  *   max_requests_per_connection streams started -> session drains       upstream_cx_max_requests
  *   no stream for idleTimeoutMs -> session closed                       upstream_cx_idle_timeout
  *   max_connection_duration since SETTINGS -> session drains            upstream_cx_max_duration_reached
+ *   connection_keepalive PING not ACKed in time -> session closed       http2.keepalive_timeout
  *
  * A session counts as connected (upstream_cx_connect_ms) when its socket
  * connects, but it takes streams only once the server's first SETTINGS frame
@@ -50,6 +51,8 @@ import {
 } from '../../envoy/upstream/cluster_manager.js';
 import type { ClusterInfo, Host, UpstreamProtocol } from '../../envoy/upstream/host.js';
 import type { Http2ProtocolOptions } from '../../generated/envoy/config/core/v3/protocol_pb.js';
+import { durationToMs, percentToFraction } from '../../config/well_known.js';
+import type { Counter, Scope } from '../../envoy/stats/stats.js';
 import { ConnPoolImplBase, connectFailureReason } from './conn_pool_base.js';
 import { Http2UpstreamStream, type Http2StreamOwner } from './http2_stream.js';
 
@@ -65,6 +68,12 @@ export interface Http2CodecOptions {
   hpackTableSize: number;
   /** Streams a session is assumed to take before its server's SETTINGS arrive (RFC 9113 recommends ≥ 100). */
   assumedConcurrentStreams: number;
+  /** `connection_keepalive.interval` in ms: PING this often (0 = no keepalive PINGs). */
+  keepaliveIntervalMs: number;
+  /** `connection_keepalive.timeout` in ms: no PING ACK within it closes the session. */
+  keepaliveTimeoutMs: number;
+  /** `connection_keepalive.interval_jitter` as a fraction of the interval (default 15 %). */
+  keepaliveJitter: number;
 }
 
 export interface Http2ConnPoolOptions {
@@ -100,7 +109,11 @@ const MAX_SESSION_MEMORY_MB = 1024;
 /** The codec settings for `cluster`: its http2_protocol_options (when it exposes them), then Envoy's defaults. */
 export function codecOptionsFor(cluster: ClusterInfo, overrides: Partial<Http2CodecOptions> = {}): Http2CodecOptions {
   const proto = (cluster as { http2ProtocolOptions?: Http2ProtocolOptions }).http2ProtocolOptions;
+  const ka = proto?.connectionKeepalive;
   return {
+    keepaliveIntervalMs: durationToMs(ka?.interval, 0),
+    keepaliveTimeoutMs: durationToMs(ka?.timeout, 0),
+    keepaliveJitter: percentToFraction(ka?.intervalJitter, 0.15),
     maxConcurrentStreams: proto?.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS,
     initialStreamWindowSize: proto?.initialStreamWindowSize ?? DEFAULT_INITIAL_WINDOW_SIZE,
     initialConnectionWindowSize: proto?.initialConnectionWindowSize ?? DEFAULT_INITIAL_WINDOW_SIZE,
@@ -136,6 +149,8 @@ class Http2ActiveClient implements Http2StreamOwner {
   private connectTimer: NodeJS.Timeout | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
   private durationTimer: NodeJS.Timeout | null = null;
+  private keepaliveTimer: NodeJS.Timeout | null = null;
+  private keepaliveTimeoutTimer: NodeJS.Timeout | null = null;
   private rxCounted = 0;
   private txCounted = 0;
 
@@ -218,6 +233,7 @@ class Http2ActiveClient implements Http2StreamOwner {
         }, maxDuration);
         this.durationTimer.unref();
       }
+      this.scheduleKeepalive();
       this.pool.onClientReady(this);
     } else {
       this.pool.onUpstreamReady();
@@ -256,10 +272,49 @@ class Http2ActiveClient implements Http2StreamOwner {
     this.idleTimer = t;
   }
 
-  clearDurationTimer(): void {
+  clearLifetimeTimers(): void {
     if (this.durationTimer !== null) {
       clearTimeout(this.durationTimer);
       this.durationTimer = null;
+    }
+    if (this.keepaliveTimer !== null) { clearTimeout(this.keepaliveTimer); this.keepaliveTimer = null; }
+    if (this.keepaliveTimeoutTimer !== null) { clearTimeout(this.keepaliveTimeoutTimer); this.keepaliveTimeoutTimer = null; }
+  }
+
+  /**
+   * connection_keepalive: a PING every interval (plus jitter); no ACK within
+   * the timeout closes the session, cutting its streams (http2.keepalive_timeout).
+   */
+  private scheduleKeepalive(): void {
+    const o = this.pool.codecOptions;
+    if (o.keepaliveIntervalMs <= 0 || this.state === ClientState.Closed) return;
+    const delay = o.keepaliveIntervalMs + Math.floor(Math.random() * o.keepaliveIntervalMs * o.keepaliveJitter);
+    this.keepaliveTimer = setTimeout(() => {
+      this.keepaliveTimer = null;
+      this.sendKeepalive();
+    }, delay);
+    this.keepaliveTimer.unref();
+  }
+
+  private sendKeepalive(): void {
+    const session = this.session;
+    if (this.state === ClientState.Closed || session.closed || session.destroyed) return;
+    const o = this.pool.codecOptions;
+    if (o.keepaliveTimeoutMs > 0) {
+      this.keepaliveTimeoutTimer = setTimeout(() => {
+        this.keepaliveTimeoutTimer = null;
+        this.pool.keepaliveTimeout?.inc();
+        this.close(false);
+      }, o.keepaliveTimeoutMs);
+      this.keepaliveTimeoutTimer.unref();
+    }
+    try {
+      session.ping((err) => {
+        if (this.keepaliveTimeoutTimer !== null) { clearTimeout(this.keepaliveTimeoutTimer); this.keepaliveTimeoutTimer = null; }
+        if (err === null) this.scheduleKeepalive();
+      });
+    } catch {
+      // Too many PINGs outstanding: the timeout decides.
     }
   }
 
@@ -311,6 +366,8 @@ export class Http2ConnPool extends ConnPoolImplBase implements HttpConnectionPoo
   readonly protocol: UpstreamProtocol = 'http2';
   readonly codecOptions: Http2CodecOptions;
   readonly scheme: 'http' | 'https';
+  /** `cluster.<name>.http2.keepalive_timeout` (only when the cluster exposes its stats scope). */
+  readonly keepaliveTimeout: Counter | undefined;
   /** The concurrent-stream limit the latest session got from its server (null until one did). */
   learnedConcurrentLimit: number | null = null;
   private readonly createConnection: (host: Host) => Duplex;
@@ -320,6 +377,8 @@ export class Http2ConnPool extends ConnPoolImplBase implements HttpConnectionPoo
   constructor(host: Host, options: Http2ConnPoolOptions = {}) {
     super(host, options.priority ?? 0);
     this.codecOptions = codecOptionsFor(host.cluster, options.codecOptions);
+    const scope = (host.cluster as { statsScope?: Scope }).statsScope;
+    this.keepaliveTimeout = this.codecOptions.keepaliveIntervalMs > 0 ? scope?.counter('http2.keepalive_timeout') : undefined;
     this.scheme = options.scheme ?? 'http';
     this.createConnection = options.createConnection ?? ((h) => net.connect({ host: h.address, port: h.port }));
   }
@@ -508,7 +567,7 @@ export class Http2ConnPool extends ConnPoolImplBase implements HttpConnectionPoo
     c.state = ClientState.Closed;
     c.clearConnectTimer();
     c.clearIdleTimer();
-    c.clearDurationTimer();
+    c.clearLifetimeTimers();
     const stats = this.stats;
     const local = c.localClose;
     stats.upstream_cx_destroy.inc();
