@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
+import net from 'node:net';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -642,6 +643,52 @@ describe('HTTP/1.1 downstream → HTTP/2 upstream header translation', () => {
       assert.deepEqual(got.trailers, {});
     } finally {
       await plain.stop();
+    }
+  });
+});
+
+describe('HTTP/1.1 upgrade → HTTP/2 upstream as extended CONNECT (RFC 8441)', () => {
+  it('Upgrade: websocket goes up as :method CONNECT + :protocol websocket; the 200 comes back as a 101, then bytes flow', async () => {
+    const seen: http2.IncomingHttpHeaders[] = [];
+    const server = http2.createServer({ settings: { enableConnectProtocol: true } });
+    server.on('stream', (stream, headers) => {
+      seen.push(headers);
+      stream.on('error', () => {});
+      stream.respond({ ':status': 200 });
+      stream.on('data', (d: Buffer) => stream.write(d.toString().toUpperCase()));
+      stream.on('end', () => stream.end());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { legate, port } = await start(config([{
+      name: 'ws', port: (server.address() as net.AddressInfo).port, prefix: '/', extra: 'http2_protocol_options: {}',
+    }], tempLog(), 'upgrade_configs: [{ upgrade_type: websocket }]'));
+    try {
+      const out = await new Promise<string>((resolve, reject) => {
+        const s = net.connect(port, '127.0.0.1');
+        let got = '';
+        s.on('data', (d) => {
+          got += d.toString('latin1');
+          if (got.includes('\r\n\r\n') && !got.includes('HELLO')) s.write('hello');
+          if (got.includes('HELLO')) s.end();
+        });
+        s.on('close', () => resolve(got));
+        s.on('error', reject);
+        s.write('GET /chat HTTP/1.1\r\nHost: ws.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n');
+      });
+      assert.match(out, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+      assert.match(out, /\r\nupgrade: websocket\r\n/i);
+      assert.match(out, /\r\nconnection: upgrade\r\n/i);
+      assert.match(out, /\r\n\r\nHELLO$/);
+      assert.equal(seen.length, 1);
+      assert.equal(seen[0]![':method'], 'CONNECT');
+      assert.equal(seen[0]![':protocol'], 'websocket');
+      assert.equal(seen[0]![':path'], '/chat');
+      assert.equal(seen[0]![':authority'], 'ws.example');
+      assert.equal(seen[0]!.upgrade, undefined);
+      assert.equal(seen[0]!['sec-websocket-version'], '13');
+    } finally {
+      await legate.stop();
+      for (const c of [server]) await new Promise<void>((r) => c.close(() => r()));
     }
   });
 });

@@ -38,7 +38,7 @@ import {
 } from '../../envoy/http/codec.js';
 import type { HeaderMap } from '../../envoy/http/header_map.js';
 import type { HeaderMapImpl } from '../../http/codec/header_map_impl.js';
-import { fromHttp2Headers, toHttp2RequestHeaders, toHttp2Trailers } from './http2_headers.js';
+import { fromHttp2Headers, http1UpgradeOf, toHttp1UpgradeResponse, toHttp2RequestHeaders, toHttp2Trailers } from './http2_headers.js';
 
 const {
   NGHTTP2_NO_ERROR,
@@ -89,6 +89,8 @@ export class Http2UpstreamStream implements RequestEncoder, Stream {
   private expectedLength = -1;
   private receivedLength = 0;
   private lastError: ErrorWithCode | null = null;
+  /** The HTTP/1 upgrade this stream carries as an extended CONNECT (null: none). */
+  private upgrade: string | null = null;
 
   constructor(private readonly owner: Http2StreamOwner, private readonly decoder: ResponseDecoder) {}
 
@@ -97,6 +99,7 @@ export class Http2UpstreamStream implements RequestEncoder, Stream {
   encodeHeaders(headers: HeaderMap, endStream: boolean): void {
     if (this.req !== null || this.resetDone) return;
     const h2 = toHttp2RequestHeaders(headers, this.owner.scheme);
+    this.upgrade = http1UpgradeOf(headers);
     this.isHead = h2[':method'] === 'HEAD';
     const session = this.owner.session;
     let req: ClientHttp2Stream;
@@ -212,7 +215,9 @@ export class Http2UpstreamStream implements RequestEncoder, Stream {
     }
     const end = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
     if (end) this.remoteComplete = true;
-    this.decoder.decodeHeaders(fromHttp2Headers(raw, headers as Record<string, unknown>), end);
+    const map = fromHttp2Headers(raw, headers as Record<string, unknown>);
+    if (this.upgrade !== null) toHttp1UpgradeResponse(map, this.upgrade);
+    this.decoder.decodeHeaders(map, end);
     if (end) this.afterRemoteComplete();
     if (this.resetDone) return;
     // The body is read only now, so no 'data' can overtake the headers. Reading

@@ -100,3 +100,24 @@ test('request headers: a plain CONNECT keeps only :method and :authority', () =>
     'x-request-id': 'abc',
   });
 });
+
+test('request headers: an HTTP/1 upgrade becomes an extended CONNECT (RFC 8441)', () => {
+  const h = HeaderMapImpl.fromPairs([
+    [':method', 'GET'],
+    [':path', '/chat'],
+    [':authority', 'ws.example'],
+    [':scheme', 'http'],
+    ['connection', 'keep-alive, Upgrade'],
+    ['upgrade', 'websocket'],
+    ['content-length', '0'],
+    ['sec-websocket-version', '13'],
+  ]);
+  assert.deepEqual(toHttp2RequestHeaders(h, 'http'), {
+    ':method': 'CONNECT',
+    ':protocol': 'websocket',
+    ':path': '/chat',
+    ':authority': 'ws.example',
+    ':scheme': 'http',
+    'sec-websocket-version': '13',
+  });
+});
