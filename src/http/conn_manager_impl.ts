@@ -366,28 +366,24 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
     }
     this.refreshIdleTimer();
 
-    // Upgrades (WebSocket) must be allowed by the HCM's upgrade_configs.
+    // Upgrades (WebSocket; CONNECT counts as the upgrade "connect", as in Envoy):
+    // allowed or refused below, once the route is known.
     const upgrade = headers.get(Headers.Upgrade);
     if (upgrade !== undefined && headerHasToken(headers.get(Headers.Connection), 'upgrade')) {
-      const type = upgrade.toLowerCase();
-      const setting = this.findUpgrade(type);
-      if (setting === null || !setting.enabled) {
-        this.config.stats.downstream_rq_ws_on_non_ws_route.inc();
-        this.closeConnectionAfter = true;
-        this.sendLocalReply(403, '', { details: 'upgrade_failed' }, false);
-        return;
-      }
-      this.upgradeType = type;
-      this.config.stats.downstream_cx_upgrades_total.inc();
+      this.upgradeType = upgrade.toLowerCase();
+    } else if (headers.get(Headers.Method) === 'CONNECT') {
+      this.upgradeType = 'connect';
     }
 
     const path = headers.get(Headers.Path);
-    if (path === undefined || (path.charCodeAt(0) !== 47 /* / */ && headers.get(Headers.Method) !== 'CONNECT' && path !== '*')) {
+    const isConnect = headers.get(Headers.Method) === 'CONNECT';
+    if (isConnect && path === undefined) {
+      // A CONNECT carries an authority and no path (RFC 9110 §9.3.6).
+    } else if (path === undefined || (path.charCodeAt(0) !== 47 /* / */ && !isConnect && path !== '*')) {
       this.config.stats.downstream_rq_non_relative_path.inc();
       this.sendLocalReply(404, '', { details: 'absolute_path_rejected' }, false);
       return;
-    }
-    if (this.config.normalizePath || this.config.mergeSlashes) {
+    } else if (this.config.normalizePath || this.config.mergeSlashes) {
       const normalized = normalizePath(path, this.config.normalizePath, this.config.mergeSlashes);
       if (normalized === null) {
         this.sendLocalReply(400, 'Bad Request', { details: 'path_normalization_failed' }, false);
@@ -407,6 +403,15 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
       }
     }
 
+    if (this.upgradeType !== null) {
+      if (!this.upgradeAllowed(this.upgradeType)) {
+        this.config.stats.downstream_rq_ws_on_non_ws_route.inc();
+        this.closeConnectionAfter = true;
+        this.sendLocalReply(403, '', { details: 'upgrade_failed' }, false);
+        return;
+      }
+      this.config.stats.downstream_cx_upgrades_total.inc();
+    }
     const factories = this.upgradeType !== null ? (this.findUpgrade(this.upgradeType)?.filterFactories ?? this.config.filterFactories) : this.config.filterFactories;
     for (const f of factories) f(this.filterManager);
     this.filterManager.decodeHeaders(0, headers, endStream);
@@ -432,6 +437,19 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
     this.streamInfo.lastDownstreamRxByteReceived = performance.now();
     if (this.requestTimer !== null) { clearTimeout(this.requestTimer); this.requestTimer = null; }
     this.maybeEndStream();
+  }
+
+  /**
+   * Envoy's createUpgradeFilterChain: the route's upgrade_configs decide when
+   * they name the type (enabled or not); otherwise the HCM's must allow it.
+   */
+  private upgradeAllowed(type: string): boolean {
+    const perRoute = this.route()?.routeEntry?.upgradeConfigs;
+    if (perRoute !== undefined) {
+      for (const u of perRoute) if (u.upgradeType.toLowerCase() === type) return u.enabled;
+    }
+    const setting = this.findUpgrade(type);
+    return setting !== null && setting.enabled;
   }
 
   private findUpgrade(type: string): UpgradeSetting | null {

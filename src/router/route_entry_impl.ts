@@ -12,7 +12,7 @@
  */
 import type { HeaderMap } from '../envoy/http/header_map.js';
 import type {
-  DirectResponseEntry, RedirectEntry, Route, RouteEntry, UpgradeConfig,
+  ConnectConfig, DirectResponseEntry, RedirectEntry, Route, RouteEntry, UpgradeConfig,
 } from '../envoy/router/router.js';
 import type { StreamInfo } from '../envoy/stream_info/stream_info.js';
 import type {
@@ -91,6 +91,12 @@ function compileUpgradeConfigs(configs: readonly RouteAction_UpgradeConfig[], pa
     if (c.connectConfig !== undefined && key !== 'connect' && key !== 'connect-udp') {
       fail(`${path}[${i}].connect_config`, `Non-CONNECT upgrade type ${c.upgradeType} has ConnectConfig`);
     }
+    if (c.connectConfig !== undefined && key === 'connect-udp') {
+      fail(`${path}[${i}].connect_config`, 'CONNECT-UDP termination is not supported');
+    }
+    if (c.connectConfig?.proxyProtocolConfig !== undefined) {
+      fail(`${path}[${i}].connect_config.proxy_protocol_config`, 'PROXY protocol headers on terminated CONNECT are not supported');
+    }
     return new UpgradeConfigImpl(c);
   });
 }
@@ -125,6 +131,7 @@ export class RouteEntryImpl implements RouteEntry {
   readonly hostRewriteHeader: string;
   readonly retryPolicy: RetryPolicyImpl | null;
   readonly upgradeConfigs: readonly UpgradeConfigImpl[];
+  readonly connectConfig: ConnectConfig | null;
   /** Effective mirror policies: the route's, else the virtual host's, else the route configuration's. */
   readonly requestMirrorPolicies: readonly RouteAction_RequestMirrorPolicy[];
   /** The raw RouteAction (hash_policy, rate_limits, hedge_policy, cors... for later). */
@@ -200,6 +207,8 @@ export class RouteEntryImpl implements RouteEntry {
     else this.retryPolicy = null;
 
     this.upgradeConfigs = compileUpgradeConfigs(action.upgradeConfigs, `${path}.upgrade_configs`);
+    const connect = this.upgradeConfigs.find((u) => asciiLower(u.upgradeType) === 'connect' && u.connectConfig !== undefined);
+    this.connectConfig = connect === undefined ? null : { allowPost: connect.connectConfig!.allowPost };
 
     validateMirrorPolicies(action.requestMirrorPolicies, `${path}.request_mirror_policies`);
     this.requestMirrorPolicies = action.requestMirrorPolicies.length > 0 ? action.requestMirrorPolicies

@@ -21,9 +21,11 @@ import type { RouteEntry } from '../envoy/router/router.js';
 import { ResponseFlag } from '../envoy/stream_info/response_flags.js';
 import { PoolFailureReason, type ClusterManager, type LoadBalancerContext, type ThreadLocalCluster } from '../envoy/upstream/cluster_manager.js';
 import type { Host } from '../envoy/upstream/host.js';
-import { UpstreamRequest } from './upstream_request.js';
 import { isGrpcRequestHeaders, GrpcStatus } from '../common/grpc/common.js';
 import { routeGlobalTimeoutMs, setGrpcTimeoutHeader, streamDurationTimeoutMs } from './timeouts.js';
+import { TcpConnPool } from './tcp_upstream.js';
+import { upstreamProtocolFor } from './upstream_protocol.js';
+import { UpstreamRequest, type GenericConnPool } from './upstream_request.js';
 
 /** Router settings and stats shared by every stream of one HCM (built once). */
 export interface RouterConfig {
@@ -81,6 +83,18 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
   private requestHeaders: HeaderMap | null = null;
   private holdsRequestSlot = false;
   private done = false;
+  private host: Host | null = null;
+  /** The route terminates this CONNECT (or allow_post POST): the upstream is raw TCP. */
+  private terminateConnect = false;
+  /**
+   * The request body so far, kept so a stream the upstream refused unprocessed
+   * can be sent again (null once it outgrew the buffer limit, or for upgrades).
+   */
+  private retainedBody: Buffer[] | null = null;
+  private retainedBytes = 0;
+  private retainedTrailers: HeaderMap | null = null;
+  /** The request was already sent again after a refused stream (at most once). */
+  private sentAgain = false;
 
   constructor(private readonly config: RouterConfig) {}
 
@@ -145,7 +159,7 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
     const maxDuration = streamDurationTimeoutMs(entry, headers, this.grpcRequest);
     if (maxDuration !== null) {
       const left = Math.max(0, maxDuration - (performance.now() - si.startTimeMonotonic));
-      this.maxDurationTimer = setTimeout(() => this.onStreamMaxDurationReached(), left);
+      this.maxDurationTimer = setTimeout(() => this.onDownstreamMaxStreamDuration(), left);
     }
 
     // Timeout: the route's (or gRPC's, under max_grpc_timeout), or the client's x-envoy-upstream-rq-timeout-ms when trusted.
@@ -167,6 +181,10 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
       return FilterHeadersStatus.StopIteration;
     }
     si.upstreamHost = host;
+    this.host = host;
+    const connect = entry.connectConfig;
+    const method = headers.get(':method');
+    this.terminateConnect = connect !== null && (method === 'CONNECT' || (connect.allowPost && method === 'POST'));
 
     const requests = cluster.info.resourceManager(0).requests;
     if (!requests.canCreate()) {
@@ -189,23 +207,69 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
 
     cb.addDownstreamWatermarkCallbacks(this);
     si.attemptCount = 1;
-    const pool = cluster.httpConnPool(host, cluster.info.upstreamProtocol);
-    this.upstreamRequest = new UpstreamRequest(this, host, pool, headers, endStream);
+    if (!this.terminateConnect && cb.upgradeType === null) this.retainedBody = [];
+    this.upstreamRequest = new UpstreamRequest(this, host, this.connPool(host), headers, endStream);
     this.upstreamRequest.start();
     if (endStream && !this.done) this.onRequestComplete();
     return FilterHeadersStatus.StopIteration;
   }
 
+  /** The pool for this request: TCP for a terminated CONNECT, else HTTP in the protocol the cluster picks. */
+  private connPool(host: Host): GenericConnPool {
+    if (this.terminateConnect) return new TcpConnPool(host);
+    const cluster = this.cluster!;
+    return cluster.httpConnPool(host, upstreamProtocolFor(cluster.info, this.cb.streamInfo.protocol));
+  }
+
   decodeData(data: Buffer, endStream: boolean): FilterDataStatus {
+    this.retain(data);
     if (this.upstreamRequest !== null) this.upstreamRequest.encodeData(data, endStream);
     if (endStream) this.onRequestComplete();
     return FilterDataStatus.StopIterationNoBuffer;
   }
 
   decodeTrailers(trailers: HeaderMap): FilterTrailersStatus {
+    if (this.retainedBody !== null) this.retainedTrailers = trailers;
     if (this.upstreamRequest !== null) this.upstreamRequest.encodeTrailers(trailers);
     this.onRequestComplete();
     return FilterTrailersStatus.StopIteration;
+  }
+
+  private retain(data: Buffer): void {
+    if (this.retainedBody === null || data.length === 0) return;
+    this.retainedBytes += data.length;
+    if (this.retainedBytes > this.cluster!.info.perConnectionBufferLimitBytes) this.retainedBody = null;
+    else this.retainedBody.push(data);
+  }
+
+  /**
+   * The upstream refused the stream before processing it (HTTP/2 REFUSED_STREAM,
+   * or a stream above a GOAWAY's last-stream-id): send the request once more on
+   * a new stream, when no response started and the whole request so far is kept.
+   * (Envoy itself does this only with `retry_on: refused-stream`; RFC 9113 §8.7
+   * makes it safe for any method.)
+   */
+  private maySendAgain(reason: StreamResetReason): boolean {
+    return reason === StreamResetReason.RemoteRefusedStreamReset && !this.sentAgain && !this.done
+      && !this.downstreamResponseStarted && this.retainedBody !== null && this.host !== null;
+  }
+
+  private sendAgain(): void {
+    this.sentAgain = true;
+    const cluster = this.cluster!;
+    const host = this.host!;
+    cluster.info.stats.upstream_rq_retry.inc();
+    this.cb.streamInfo.attemptCount++;
+    const body = this.retainedBody!;
+    const trailers = this.retainedTrailers;
+    const ended = this.downstreamEndStream;
+    const ur = new UpstreamRequest(this, host, this.connPool(host), this.requestHeaders!, ended && body.length === 0 && trailers === null);
+    this.upstreamRequest = ur;
+    ur.start();
+    for (let i = 0; i < body.length && this.upstreamRequest === ur; i++) {
+      ur.encodeData(body[i]!, ended && trailers === null && i === body.length - 1);
+    }
+    if (trailers !== null && this.upstreamRequest === ur) ur.encodeTrailers(trailers);
   }
 
   /** The whole request is upstream-bound: the route timeout starts now (Envoy's rule). */
@@ -237,8 +301,8 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
     this.cb.sendLocalReply(504, 'upstream request timeout', { details: 'upstream_response_timeout' });
   }
 
-  /** The HCM's onStreamMaxDurationReached: 408 (504 once the request is in), gRPC DEADLINE_EXCEEDED. */
-  private onStreamMaxDurationReached(): void {
+  /** Route max_stream_duration elapsed (the HCM's onStreamMaxDurationReached in Envoy): 408 (504 once the request is in), gRPC DEADLINE_EXCEEDED. */
+  private onDownstreamMaxStreamDuration(): void {
     this.maxDurationTimer = null;
     if (this.done && this.upstreamRequest === null) return;
     this.config.maxDurationReached.inc();
@@ -276,6 +340,10 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
   }
 
   onUpstreamReset(reason: StreamResetReason, transportFailureReason: string): void {
+    if (this.maySendAgain(reason)) {
+      this.sendAgain();
+      return;
+    }
     this.upstreamRequest = null;
     this.releaseRequest();
     if (this.done) return;
@@ -302,6 +370,27 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
     if (transportFailureReason !== '') body += `, transport failure reason: ${transportFailureReason}`;
     const detailReason = text.replace(/ /g, '_') + (transportFailureReason !== '' ? `|${transportFailureReason.replace(/ /g, '_')}` : '');
     this.cb.sendLocalReply(code, body, { details: `upstream_reset_before_response_started{${detailReason}}` });
+  }
+
+  /** `max_stream_duration` of the cluster's upstream streams elapsed (Envoy's onStreamMaxDurationReached). */
+  onStreamMaxDurationReached(): void {
+    const ur = this.upstreamRequest;
+    if (ur === null || this.done) return;
+    this.cluster!.info.stats.upstream_rq_max_duration_reached.inc();
+    ur.resetStream();
+    this.upstreamRequest = null;
+    this.releaseRequest();
+    this.clearTimer();
+    this.done = true;
+    const si = this.cb.streamInfo;
+    si.setResponseFlag(ResponseFlag.UpstreamMaxStreamDurationReached);
+    if (this.downstreamResponseStarted) {
+      this.config.stats.rq_reset_after_downstream_response_started.inc();
+      this.cb.resetStream();
+      return;
+    }
+    this.cb.sendLocalReply(this.downstreamEndStream ? 504 : 408, 'upstream max stream duration reached',
+      { details: 'upstream_max_stream_duration_reached' });
   }
 
   onUpstreamConnected(upstreamLocalAddress: string): void {
@@ -335,6 +424,8 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
     entry.clusterHeaderMutations(cluster.info.name)?.finalizeResponseHeaders(headers, si, this.requestHeaders);
     entry.finalizeResponseHeaders(headers, si, this.requestHeaders);
     this.downstreamResponseStarted = true;
+    this.retainedBody = null; // a response started: the request is never sent again
+    this.retainedTrailers = null;
     if (endStream) this.onUpstreamComplete();
     this.cb.encodeHeaders(headers, endStream, 'via_upstream');
   }

@@ -10,9 +10,17 @@ import {
   type StreamCallbacks,
 } from '../envoy/http/codec.js';
 import type { HeaderMap } from '../envoy/http/header_map.js';
-import type { Cancellable, ConnectionPoolCallbacks, HttpConnectionPool, PoolFailureReason } from '../envoy/upstream/cluster_manager.js';
+import type { Cancellable, ConnectionPoolCallbacks, PoolFailureReason } from '../envoy/upstream/cluster_manager.js';
 import type { Host } from '../envoy/upstream/host.js';
 import type { RouterFilter } from './router_filter.js';
+
+/**
+ * What an upstream request needs of a pool (Envoy's router GenericConnPool):
+ * an HTTP connection pool, or the TCP pool of a terminated CONNECT.
+ */
+export interface GenericConnPool {
+  newStream(decoder: ResponseDecoder, callbacks: ConnectionPoolCallbacks): Cancellable | null;
+}
 
 export class UpstreamRequest implements ResponseDecoder, StreamCallbacks, ConnectionPoolCallbacks {
   private encoder: RequestEncoder | null = null;
@@ -27,11 +35,12 @@ export class UpstreamRequest implements ResponseDecoder, StreamCallbacks, Connec
   private readDisabled = 0;
   private aboveWatermark = false;
   private active = false;
+  private maxDurationTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly parent: RouterFilter,
     readonly host: Host,
-    private readonly pool: HttpConnectionPool,
+    private readonly pool: GenericConnPool,
     private readonly headers: HeaderMap,
     endStream: boolean,
   ) {
@@ -58,6 +67,13 @@ export class UpstreamRequest implements ResponseDecoder, StreamCallbacks, Connec
     host.stats.rq_total++;
     encoder.getStream().addCallbacks(this);
     this.parent.onUpstreamConnected(upstreamLocalAddress);
+    const maxDuration = host.cluster.maxStreamDurationMs;
+    if (maxDuration > 0) {
+      this.maxDurationTimer = setTimeout(() => {
+        this.maxDurationTimer = null;
+        this.parent.onStreamMaxDurationReached();
+      }, maxDuration);
+    }
     for (let i = 0; i < this.readDisabled; i++) encoder.getStream().readDisable(true);
     this.sentTime = performance.now();
     const noBody = this.requestEnded && this.buffered === null && this.trailers === null;
@@ -168,6 +184,7 @@ export class UpstreamRequest implements ResponseDecoder, StreamCallbacks, Connec
   }
 
   private release(): void {
+    if (this.maxDurationTimer !== null) { clearTimeout(this.maxDurationTimer); this.maxDurationTimer = null; }
     if (!this.active) return;
     this.active = false;
     this.host.cluster.stats.upstream_rq_active.dec();

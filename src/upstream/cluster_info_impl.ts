@@ -69,6 +69,8 @@ export class ClusterInfoImpl implements ClusterInfo {
   readonly maxConnectionDurationMs: number;
   /** `max_headers_count` of the HTTP options (0 = codec default). */
   readonly maxHeadersCount: number;
+  /** `max_stream_duration` of the HTTP options in ms (0 = none). */
+  readonly maxStreamDurationMs: number;
   readonly upstreamProtocol: UpstreamProtocol;
   /**
    * `use_downstream_protocol_config` / `protocol_selection: USE_DOWNSTREAM_PROTOCOL`:
@@ -107,8 +109,10 @@ export class ClusterInfoImpl implements ClusterInfo {
     this.maxRequestsPerConnection = common?.maxRequestsPerConnection ?? config.maxRequestsPerConnection ?? 0;
     this.maxConnectionDurationMs = durationToMs(common?.maxConnectionDuration, 0);
     this.maxHeadersCount = common?.maxHeadersCount ?? 0;
+    this.maxStreamDurationMs = durationToMs(common?.maxStreamDuration, 0);
 
     const proto = protocolOf(config, ext, base);
+    if (proto.http2 !== undefined) validateUpstreamHttp2Options(proto.http2, `${base}.${proto.http2Path}`);
     this.upstreamProtocol = proto.protocol;
     this.useDownstreamProtocol = proto.useDownstream;
     this.http1ProtocolOptions = proto.http1;
@@ -171,14 +175,16 @@ function protocolOf(
   config: Cluster,
   ext: HttpProtocolOptions | undefined,
   base: string,
-): { protocol: UpstreamProtocol; useDownstream: boolean; http1?: Http1ProtocolOptions; http2?: Http2ProtocolOptions } {
+): { protocol: UpstreamProtocol; useDownstream: boolean; http1?: Http1ProtocolOptions; http2?: Http2ProtocolOptions; http2Path?: string } {
   if (ext !== undefined && ext.upstreamProtocolOptions.case !== undefined) {
     const path = `${base}.typed_extension_protocol_options["${HTTP_PROTOCOL_OPTIONS_KEY}"]`;
     const opt = ext.upstreamProtocolOptions;
     switch (opt.case) {
       case 'explicitHttpConfig': {
         const pc = opt.value.protocolConfig;
-        if (pc.case === 'http2ProtocolOptions') return { protocol: 'http2', useDownstream: false, http2: pc.value };
+        if (pc.case === 'http2ProtocolOptions') {
+          return { protocol: 'http2', useDownstream: false, http2: pc.value, http2Path: `${HPO_PATH}.explicit_http_config.http2_protocol_options` };
+        }
         if (pc.case === 'http3ProtocolOptions') {
           throw notSupportedYet(`${path}.explicit_http_config.http3_protocol_options`, 'upstream HTTP/3');
         }
@@ -193,6 +199,7 @@ function protocolOf(
           useDownstream: true,
           http1: opt.value.httpProtocolOptions,
           http2: opt.value.http2ProtocolOptions,
+          http2Path: `${HPO_PATH}.use_downstream_protocol_config.http2_protocol_options`,
         };
       }
       case 'autoConfig':
@@ -206,9 +213,23 @@ function protocolOf(
   // Deprecated cluster-level fields.
   const useDownstream = config.protocolSelection === ClusterProtocolSelection.USE_DOWNSTREAM_PROTOCOL;
   if (config.http2ProtocolOptions !== undefined && !useDownstream) {
-    return { protocol: 'http2', useDownstream: false, http1: config.httpProtocolOptions, http2: config.http2ProtocolOptions };
+    return { protocol: 'http2', useDownstream: false, http1: config.httpProtocolOptions, http2: config.http2ProtocolOptions, http2Path: 'http2_protocol_options' };
   }
-  return { protocol: 'http1', useDownstream, http1: config.httpProtocolOptions, http2: config.http2ProtocolOptions };
+  return { protocol: 'http1', useDownstream, http1: config.httpProtocolOptions, http2: config.http2ProtocolOptions, http2Path: 'http2_protocol_options' };
+}
+
+const HPO_PATH = `typed_extension_protocol_options["${HTTP_PROTOCOL_OPTIONS_KEY}"]`;
+
+/** Upstream HTTP/2 options Legate cannot honour are refused rather than ignored. */
+function validateUpstreamHttp2Options(o: Http2ProtocolOptions, path: string): void {
+  const idle = o.connectionKeepalive?.connectionIdleInterval;
+  if (idle !== undefined && durationToMs(idle, 0) > 0) {
+    throw notSupportedYet(`${path}.connection_keepalive.connection_idle_interval`, 'PINGs ahead of new streams on idle connections');
+  }
+  if (o.connectionKeepalive !== undefined && durationToMs(o.connectionKeepalive.interval, 0) > 0 && o.connectionKeepalive.timeout === undefined) {
+    throw new ConfigError(`${path}.connection_keepalive.timeout`, 'timeout is required');
+  }
+  if (o.allowMetadata) throw notSupportedYet(`${path}.allow_metadata`, 'HTTP/2 METADATA frames');
 }
 
 function thresholdsFor(list: CircuitBreakers_Thresholds[], priority: number): CircuitBreakerThresholds {

@@ -193,6 +193,27 @@ typed_extension_protocol_options:
     assert.ok(ds.http2ProtocolOptions);
   });
 
+  test('upstream HTTP/2 options Legate cannot honour are rejected, naming the field', () => {
+    assert.throws(
+      () => info(`
+name: idle_ping
+typed_extension_protocol_options:
+  envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+    "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+    explicit_http_config:
+      http2_protocol_options: { connection_keepalive: { interval: 1s, timeout: 1s, connection_idle_interval: 5s } }
+`),
+      (e: unknown) => e instanceof ConfigError
+        && e.fieldPath === 'clusters["idle_ping"].typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].explicit_http_config.http2_protocol_options.connection_keepalive.connection_idle_interval',
+    );
+    assert.throws(
+      () => info('name: meta\nhttp2_protocol_options: { allow_metadata: true }'),
+      (e: unknown) => e instanceof ConfigError && e.fieldPath === 'clusters["meta"].http2_protocol_options.allow_metadata',
+    );
+    const ok = info('name: ka\nhttp2_protocol_options: { connection_keepalive: { interval: 10s, timeout: 1s } }');
+    assert.equal(ok.upstreamProtocol, 'http2');
+  });
+
   test('auto_config compiles (the pool picks HTTP/1 or HTTP/2 by ALPN); its http3_protocol_options are rejected, naming the field', () => {
     const i = info(`
 name: auto

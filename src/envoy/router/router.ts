@@ -61,6 +61,12 @@ export interface UpgradeConfig {
   readonly enabled: boolean;
 }
 
+/** `RouteAction.upgrade_configs[CONNECT].connect_config`: the router terminates CONNECT to raw TCP. */
+export interface ConnectConfig {
+  /** `allow_post`: a POST is tunnelled as well (its body is the TCP payload). */
+  readonly allowPost: boolean;
+}
+
 export interface RouteEntry extends HeaderMutations {
   /**
    * The cluster for this request. For weighted_clusters the pick uses
@@ -97,6 +103,8 @@ export interface RouteEntry extends HeaderMutations {
   readonly autoHostRewrite: boolean;
   readonly retryPolicy: RetryPolicy | null;
   readonly upgradeConfigs: ReadonlyArray<UpgradeConfig>;
+  /** The CONNECT upgrade's connect_config, when the route terminates CONNECT (null: CONNECT is proxied as HTTP). */
+  readonly connectConfig: ConnectConfig | null;
   /** Weighted cluster entries may add their own header mutations; the router calls this with the chosen cluster. */
   clusterHeaderMutations(clusterName: string): HeaderMutations | null;
   /** `max_stream_duration` etc. come later; keep the raw route for extensions. */

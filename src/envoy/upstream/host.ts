@@ -78,6 +78,17 @@ export interface ClusterInfo {
   /** Max requests per upstream connection (0 = unlimited). */
   readonly maxRequestsPerConnection: number;
   readonly upstreamProtocol: UpstreamProtocol;
+  /**
+   * `use_downstream_protocol_config` / `protocol_selection: USE_DOWNSTREAM_PROTOCOL`:
+   * each request goes upstream in its downstream protocol (router/upstream_protocol.ts).
+   */
+  readonly useDownstreamProtocol: boolean;
+  /** `common_http_protocol_options.max_stream_duration` of upstream streams in ms (0 = none). */
+  readonly maxStreamDurationMs: number;
+  /** `common_http_protocol_options.max_connection_duration` in ms (0 = none). */
+  readonly maxConnectionDurationMs: number;
+  /** `common_http_protocol_options.max_headers_count` for upstream responses (0 = codec default). */
+  readonly maxHeadersCount: number;
   readonly stats: ClusterStats;
   /** Circuit breakers by priority (index 0 DEFAULT, 1 HIGH). */
   resourceManager(priority: number): ResourceManager;

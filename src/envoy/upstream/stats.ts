@@ -23,6 +23,8 @@ export interface ClusterStats {
   readonly upstream_cx_overflow: Counter;
   readonly upstream_cx_idle_timeout: Counter;
   readonly upstream_cx_max_requests: Counter;
+  /** Connections drained because max_connection_duration elapsed. */
+  readonly upstream_cx_max_duration_reached: Counter;
   readonly upstream_cx_none_healthy: Counter;
   readonly upstream_cx_protocol_error: Counter;
   readonly upstream_cx_length_ms: Histogram;
@@ -37,6 +39,8 @@ export interface ClusterStats {
   readonly upstream_rq_completed: Counter;
   readonly upstream_rq_maintenance_mode: Counter;
   readonly upstream_rq_timeout: Counter;
+  /** Upstream streams reset because max_stream_duration elapsed. */
+  readonly upstream_rq_max_duration_reached: Counter;
   readonly upstream_rq_per_try_timeout: Counter;
   readonly upstream_rq_rx_reset: Counter;
   readonly upstream_rq_tx_reset: Counter;

@@ -30,7 +30,8 @@ import {
   type ConnectionPoolCallbacks,
   type HttpConnectionPool,
 } from '../../envoy/upstream/cluster_manager.js';
-import type { Host, UpstreamProtocol } from '../../envoy/upstream/host.js';
+import type { ClusterInfo, Host, UpstreamProtocol } from '../../envoy/upstream/host.js';
+import type { Http1ProtocolOptions } from '../../generated/envoy/config/core/v3/protocol_pb.js';
 import type { ClusterStats } from '../../envoy/upstream/stats.js';
 import {
   Http1ClientConnection,
@@ -75,6 +76,7 @@ class ActiveClient implements Http1ClientConnectionCallbacks {
   idleSince = 0;
   private connectTimer: NodeJS.Timeout | null = null;
   idleTimer: NodeJS.Timeout | null = null;
+  durationTimer: NodeJS.Timeout | null = null;
   private rxCounted = 0;
   private txCounted = 0;
 
@@ -108,6 +110,15 @@ class ActiveClient implements Http1ClientConnectionCallbacks {
     const s = this.socket;
     this.localAddress = addressToString(s.localAddress, s.localPort);
     this.codec = new Http1ClientConnection(s, this, this.pool.codecSettings);
+    const maxDuration = this.pool.cluster.maxConnectionDurationMs;
+    if (maxDuration > 0) {
+      // max_connection_duration counts from the connect.
+      this.durationTimer = setTimeout(() => {
+        this.durationTimer = null;
+        this.pool.onConnectionDurationReached(this);
+      }, maxDuration);
+      this.durationTimer.unref();
+    }
     this.pool.onClientConnected(this);
   }
 
@@ -145,6 +156,18 @@ class ActiveClient implements Http1ClientConnectionCallbacks {
   }
 }
 
+/**
+ * The upstream HTTP/1 codec settings of `cluster`: its buffer limit,
+ * `max_headers_count` (default 100) and `http_protocol_options.enable_trailers`.
+ */
+export function codecSettingsFor(cluster: ClusterInfo): Partial<Http1ClientSettings> {
+  const h1 = (cluster as { http1ProtocolOptions?: Http1ProtocolOptions }).http1ProtocolOptions;
+  const out: Partial<Http1ClientSettings> = { bufferLimit: cluster.perConnectionBufferLimitBytes };
+  if (cluster.maxHeadersCount > 0) out.maxResponseHeadersCount = cluster.maxHeadersCount;
+  if (h1?.enableTrailers === true) out.enableTrailers = true;
+  return out;
+}
+
 export class Http1ConnPool extends ConnPoolImplBase implements HttpConnectionPool {
   readonly protocol: UpstreamProtocol = 'http1';
   readonly codecSettings: Partial<Http1ClientSettings>;
@@ -158,7 +181,7 @@ export class Http1ConnPool extends ConnPoolImplBase implements HttpConnectionPoo
 
   constructor(host: Host, options: Http1ConnPoolOptions = {}) {
     super(host, options.priority ?? 0);
-    this.codecSettings = { bufferLimit: host.cluster.perConnectionBufferLimitBytes, ...options.codecSettings };
+    this.codecSettings = { ...codecSettingsFor(host.cluster), ...options.codecSettings };
     this.createSocket = options.createSocket ?? null;
     this.transportSocket = options.transportSocket ?? null;
   }
@@ -332,6 +355,17 @@ export class Http1ConnPool extends ConnPoolImplBase implements HttpConnectionPoo
     }
   }
 
+  /**
+   * @internal max_connection_duration elapsed (Envoy's onConnectionDurationTimeout):
+   * an idle connection closes now, a busy one after its stream.
+   */
+  onConnectionDurationReached(c: ActiveClient): void {
+    if (c.state === ClientState.Closed || c.draining) return;
+    this.stats.upstream_cx_max_duration_reached.inc();
+    if (c.state === ClientState.Ready) c.close();
+    else c.draining = true;
+  }
+
   /** @internal The active stream was reset; the codec closes the connection. */
   onStreamReset(c: ActiveClient): void {
     if (c.streamActive) {
@@ -356,6 +390,10 @@ export class Http1ConnPool extends ConnPoolImplBase implements HttpConnectionPoo
     if (c.idleTimer !== null) {
       clearTimeout(c.idleTimer);
       c.idleTimer = null;
+    }
+    if (c.durationTimer !== null) {
+      clearTimeout(c.durationTimer);
+      c.durationTimer = null;
     }
     const stats = this.stats;
     const local = c.localClose || (c.codec !== null && c.codec.localClose);

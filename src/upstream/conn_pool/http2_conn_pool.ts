@@ -17,6 +17,8 @@
  *                                streams go to another session, it closes when empty  upstream_cx_close_notify
  *   max_requests_per_connection streams started -> session drains       upstream_cx_max_requests
  *   no stream for idleTimeoutMs -> session closed                       upstream_cx_idle_timeout
+ *   max_connection_duration since SETTINGS -> session drains            upstream_cx_max_duration_reached
+ *   connection_keepalive PING not ACKed in time -> session closed       http2.keepalive_timeout
  *
  * A session counts as connected (upstream_cx_connect_ms) when its socket
  * connects, but it takes streams only once the server's first SETTINGS frame
@@ -49,6 +51,8 @@ import {
 } from '../../envoy/upstream/cluster_manager.js';
 import type { ClusterInfo, Host, UpstreamProtocol } from '../../envoy/upstream/host.js';
 import type { Http2ProtocolOptions } from '../../generated/envoy/config/core/v3/protocol_pb.js';
+import { durationToMs, percentToFraction } from '../../config/well_known.js';
+import type { Counter, Scope } from '../../envoy/stats/stats.js';
 import { ConnPoolImplBase, connectFailureReason } from './conn_pool_base.js';
 import { Http2UpstreamStream, type Http2StreamOwner } from './http2_stream.js';
 
@@ -64,6 +68,12 @@ export interface Http2CodecOptions {
   hpackTableSize: number;
   /** Streams a session is assumed to take before its server's SETTINGS arrive (RFC 9113 recommends ≥ 100). */
   assumedConcurrentStreams: number;
+  /** `connection_keepalive.interval` in ms: PING this often (0 = no keepalive PINGs). */
+  keepaliveIntervalMs: number;
+  /** `connection_keepalive.timeout` in ms: no PING ACK within it closes the session. */
+  keepaliveTimeoutMs: number;
+  /** `connection_keepalive.interval_jitter` as a fraction of the interval (default 15 %). */
+  keepaliveJitter: number;
 }
 
 export interface Http2ConnPoolOptions {
@@ -87,6 +97,8 @@ export const DEFAULT_MAX_CONCURRENT_STREAMS = 2147483647;
 export const DEFAULT_INITIAL_WINDOW_SIZE = 268435456;
 export const DEFAULT_HPACK_TABLE_SIZE = 4096;
 export const DEFAULT_ASSUMED_CONCURRENT_STREAMS = 100;
+/** Envoy's default common_http_protocol_options.max_headers_count. */
+export const DEFAULT_MAX_HEADERS_COUNT = 100;
 /** The initial window of every HTTP/2 connection (RFC 9113 §6.9.2). */
 const PROTOCOL_INITIAL_WINDOW = 65535;
 /**
@@ -99,7 +111,11 @@ const MAX_SESSION_MEMORY_MB = 1024;
 /** The codec settings for `cluster`: its http2_protocol_options (when it exposes them), then Envoy's defaults. */
 export function codecOptionsFor(cluster: ClusterInfo, overrides: Partial<Http2CodecOptions> = {}): Http2CodecOptions {
   const proto = (cluster as { http2ProtocolOptions?: Http2ProtocolOptions }).http2ProtocolOptions;
+  const ka = proto?.connectionKeepalive;
   return {
+    keepaliveIntervalMs: durationToMs(ka?.interval, 0),
+    keepaliveTimeoutMs: durationToMs(ka?.timeout, 0),
+    keepaliveJitter: percentToFraction(ka?.intervalJitter, 0.15),
     maxConcurrentStreams: proto?.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS,
     initialStreamWindowSize: proto?.initialStreamWindowSize ?? DEFAULT_INITIAL_WINDOW_SIZE,
     initialConnectionWindowSize: proto?.initialConnectionWindowSize ?? DEFAULT_INITIAL_WINDOW_SIZE,
@@ -117,6 +133,7 @@ class Http2ActiveClient implements Http2StreamOwner {
   readonly session: ClientHttp2Session;
   readonly scheme: string;
   readonly highWatermark: number;
+  readonly maxResponseHeadersCount: number;
   localAddress = '';
   /** Streams attached and not yet closed. */
   activeStreams = 0;
@@ -133,6 +150,9 @@ class Http2ActiveClient implements Http2StreamOwner {
   readonly createdAt = performance.now();
   private connectTimer: NodeJS.Timeout | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
+  private durationTimer: NodeJS.Timeout | null = null;
+  private keepaliveTimer: NodeJS.Timeout | null = null;
+  private keepaliveTimeoutTimer: NodeJS.Timeout | null = null;
   private rxCounted = 0;
   private txCounted = 0;
 
@@ -143,6 +163,7 @@ class Http2ActiveClient implements Http2StreamOwner {
     this.concurrentLimit = pool.assumedStreamsPerSession();
     this.scheme = pool.scheme;
     this.highWatermark = pool.cluster.perConnectionBufferLimitBytes;
+    this.maxResponseHeadersCount = pool.cluster.maxHeadersCount > 0 ? pool.cluster.maxHeadersCount : DEFAULT_MAX_HEADERS_COUNT;
     const settings: Settings = {
       enablePush: false,
       headerTableSize: opts.hpackTableSize,
@@ -153,6 +174,8 @@ class Http2ActiveClient implements Http2StreamOwner {
       settings,
       peerMaxConcurrentStreams: Math.min(opts.assumedConcurrentStreams, opts.maxConcurrentStreams),
       maxSessionMemory: MAX_SESSION_MEMORY_MB,
+      // node's own cap (default 128 fields) must not bite before max_headers_count does.
+      maxHeaderListPairs: Math.max(128, this.maxResponseHeadersCount * 2),
     });
     const session = this.session;
     session.on('connect', () => this.onSocketConnected());
@@ -204,6 +227,15 @@ class Http2ActiveClient implements Http2StreamOwner {
     if (this.state === ClientState.Connecting) {
       this.clearConnectTimer();
       this.state = ClientState.Ready;
+      const maxDuration = this.pool.cluster.maxConnectionDurationMs;
+      if (maxDuration > 0) {
+        this.durationTimer = setTimeout(() => {
+          this.durationTimer = null;
+          this.pool.onConnectionDurationReached(this);
+        }, maxDuration);
+        this.durationTimer.unref();
+      }
+      this.scheduleKeepalive();
       this.pool.onClientReady(this);
     } else {
       this.pool.onUpstreamReady();
@@ -242,6 +274,52 @@ class Http2ActiveClient implements Http2StreamOwner {
     }, ms);
     t.unref();
     this.idleTimer = t;
+  }
+
+  clearLifetimeTimers(): void {
+    if (this.durationTimer !== null) {
+      clearTimeout(this.durationTimer);
+      this.durationTimer = null;
+    }
+    if (this.keepaliveTimer !== null) { clearTimeout(this.keepaliveTimer); this.keepaliveTimer = null; }
+    if (this.keepaliveTimeoutTimer !== null) { clearTimeout(this.keepaliveTimeoutTimer); this.keepaliveTimeoutTimer = null; }
+  }
+
+  /**
+   * connection_keepalive: a PING every interval (plus jitter); no ACK within
+   * the timeout closes the session, cutting its streams (http2.keepalive_timeout).
+   */
+  private scheduleKeepalive(): void {
+    const o = this.pool.codecOptions;
+    if (o.keepaliveIntervalMs <= 0 || this.state === ClientState.Closed) return;
+    const delay = o.keepaliveIntervalMs + Math.floor(Math.random() * o.keepaliveIntervalMs * o.keepaliveJitter);
+    this.keepaliveTimer = setTimeout(() => {
+      this.keepaliveTimer = null;
+      this.sendKeepalive();
+    }, delay);
+    this.keepaliveTimer.unref();
+  }
+
+  private sendKeepalive(): void {
+    const session = this.session;
+    if (this.state === ClientState.Closed || session.closed || session.destroyed) return;
+    const o = this.pool.codecOptions;
+    if (o.keepaliveTimeoutMs > 0) {
+      this.keepaliveTimeoutTimer = setTimeout(() => {
+        this.keepaliveTimeoutTimer = null;
+        this.pool.keepaliveTimeout?.inc();
+        this.close(false);
+      }, o.keepaliveTimeoutMs);
+      this.keepaliveTimeoutTimer.unref();
+    }
+    try {
+      session.ping((err) => {
+        if (this.keepaliveTimeoutTimer !== null) { clearTimeout(this.keepaliveTimeoutTimer); this.keepaliveTimeoutTimer = null; }
+        if (err === null) this.scheduleKeepalive();
+      });
+    } catch {
+      // Too many PINGs outstanding: the timeout decides.
+    }
   }
 
   clearIdleTimer(): void {
@@ -292,6 +370,8 @@ export class Http2ConnPool extends ConnPoolImplBase implements HttpConnectionPoo
   readonly protocol: UpstreamProtocol = 'http2';
   readonly codecOptions: Http2CodecOptions;
   readonly scheme: 'http' | 'https';
+  /** `cluster.<name>.http2.keepalive_timeout` (only when the cluster exposes its stats scope). */
+  readonly keepaliveTimeout: Counter | undefined;
   /** The concurrent-stream limit the latest session got from its server (null until one did). */
   learnedConcurrentLimit: number | null = null;
   private readonly createConnection: (host: Host) => Duplex;
@@ -302,6 +382,8 @@ export class Http2ConnPool extends ConnPoolImplBase implements HttpConnectionPoo
   constructor(host: Host, options: Http2ConnPoolOptions = {}) {
     super(host, options.priority ?? 0);
     this.codecOptions = codecOptionsFor(host.cluster, options.codecOptions);
+    const scope = (host.cluster as { statsScope?: Scope }).statsScope;
+    this.keepaliveTimeout = this.codecOptions.keepaliveIntervalMs > 0 ? scope?.counter('http2.keepalive_timeout') : undefined;
     this.scheme = options.scheme ?? 'http';
     this.transportFailureReason = options.transportFailureReason;
     this.createConnection = options.createConnection ?? ((h) => net.connect({ host: h.address, port: h.port, noDelay: true }));
@@ -460,6 +542,17 @@ export class Http2ConnPool extends ConnPoolImplBase implements HttpConnectionPoo
     if (this.pending.length > 0 && !this.destroyed) this.tryCreateConnections();
   }
 
+  /**
+   * @internal max_connection_duration elapsed (Envoy's onConnectionDurationTimeout):
+   * the session drains, closing now when it carries no stream.
+   */
+  onConnectionDurationReached(c: Http2ActiveClient): void {
+    if (c.state !== ClientState.Ready) return;
+    this.stats.upstream_cx_max_duration_reached.inc();
+    c.state = ClientState.Draining;
+    if (c.activeStreams === 0) c.close(true);
+  }
+
   /** @internal A stream closed (or was reset before it was sent). */
   onStreamDone(c: Http2ActiveClient, cutByConnection: boolean): void {
     c.activeStreams--;
@@ -480,6 +573,7 @@ export class Http2ConnPool extends ConnPoolImplBase implements HttpConnectionPoo
     c.state = ClientState.Closed;
     c.clearConnectTimer();
     c.clearIdleTimer();
+    c.clearLifetimeTimers();
     const stats = this.stats;
     const local = c.localClose;
     stats.upstream_cx_destroy.inc();

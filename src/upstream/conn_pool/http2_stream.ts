@@ -38,13 +38,14 @@ import {
 } from '../../envoy/http/codec.js';
 import type { HeaderMap } from '../../envoy/http/header_map.js';
 import type { HeaderMapImpl } from '../../http/codec/header_map_impl.js';
-import { fromHttp2Headers, toHttp2RequestHeaders, toHttp2Trailers } from '../../http/codec/http2/header_conversion.js';
+import { fromHttp2Headers, http1UpgradeOf, toHttp1UpgradeResponse, toHttp2RequestHeaders, toHttp2Trailers } from '../../http/codec/http2/header_conversion.js';
 
 const {
   NGHTTP2_NO_ERROR,
   NGHTTP2_PROTOCOL_ERROR,
   NGHTTP2_REFUSED_STREAM,
   NGHTTP2_CANCEL,
+  NGHTTP2_INTERNAL_ERROR,
   NGHTTP2_FLAG_END_STREAM,
 } = http2.constants;
 
@@ -57,6 +58,8 @@ export interface Http2StreamOwner {
   readonly scheme: string;
   /** Bytes queued on a stream's write side before onAboveWriteBufferHighWatermark. */
   readonly highWatermark: number;
+  /** Most header fields (pseudo-headers included) a response may carry: `max_headers_count`, default 100. */
+  readonly maxResponseHeadersCount: number;
   /** The stream is finished for the session: closed, or reset before it was sent. */
   onStreamDone(stream: Http2UpstreamStream, cutByConnection: boolean): void;
   /** Brings the cluster's rx/tx byte counters up to date. */
@@ -86,6 +89,8 @@ export class Http2UpstreamStream implements RequestEncoder, Stream {
   private expectedLength = -1;
   private receivedLength = 0;
   private lastError: ErrorWithCode | null = null;
+  /** The HTTP/1 upgrade this stream carries as an extended CONNECT (null: none). */
+  private upgrade: string | null = null;
 
   constructor(private readonly owner: Http2StreamOwner, private readonly decoder: ResponseDecoder) {}
 
@@ -94,6 +99,7 @@ export class Http2UpstreamStream implements RequestEncoder, Stream {
   encodeHeaders(headers: HeaderMap, endStream: boolean): void {
     if (this.req !== null || this.resetDone) return;
     const h2 = toHttp2RequestHeaders(headers, this.owner.scheme);
+    this.upgrade = http1UpgradeOf(headers);
     this.isHead = h2[':method'] === 'HEAD';
     const session = this.owner.session;
     let req: ClientHttp2Stream;
@@ -194,6 +200,13 @@ export class Http2UpstreamStream implements RequestEncoder, Stream {
     const req = this.req!;
     if (this.resetDone) return;
     this.owner.countBytes();
+    const count = raw !== undefined ? raw.length / 2 : Object.keys(headers).length;
+    if (count > this.owner.maxResponseHeadersCount) {
+      // Envoy's codec refuses the header block (too_many_headers): a protocol error, 502 UPE.
+      this.deliverReset(StreamResetReason.ProtocolError, '');
+      if (!req.destroyed) req.close(NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
     const status = Number(headers[':status']);
     const cl = headers['content-length'];
     if (cl !== undefined && !this.isHead && status !== 204 && status !== 304) {
@@ -202,7 +215,9 @@ export class Http2UpstreamStream implements RequestEncoder, Stream {
     }
     const end = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
     if (end) this.remoteComplete = true;
-    this.decoder.decodeHeaders(fromHttp2Headers(raw, headers as Record<string, unknown>), end);
+    const map = fromHttp2Headers(raw, headers as Record<string, unknown>);
+    if (this.upgrade !== null) toHttp1UpgradeResponse(map, this.upgrade);
+    this.decoder.decodeHeaders(map, end);
     if (end) this.afterRemoteComplete();
     if (this.resetDone) return;
     // The body is read only now, so no 'data' can overtake the headers. Reading

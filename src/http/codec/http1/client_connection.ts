@@ -477,7 +477,11 @@ export class Http1RequestEncoder extends Http1StreamBase implements RequestEncod
     } else {
       writeFrame(socket, prefix, n > 0 ? data : null, '');
     }
-    if (endStream) this.encodeComplete = true;
+    if (endStream) {
+      this.encodeComplete = true;
+      // A tunnel (CONNECT, upgrade) has no framing: the end of the client's bytes is our FIN.
+      if (this.isConnectRequest || this.isUpgradeRequest) socket.end();
+    }
     this.conn.checkHighWatermark();
   }
 

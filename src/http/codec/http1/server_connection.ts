@@ -344,6 +344,9 @@ export class Http1ServerConnection extends Http1ConnectionBase implements Server
 
     if (upgrade || isConnect) {
       this.state = PState.Upgrade;
+      // A tunnel carries half-closes: the client's FIN ends the request side
+      // only, and the answer still flows until the upstream ends its side.
+      (this.socket as { allowHalfOpen: boolean }).allowHalfOpen = true;
       decoder.decodeHeaders(headers, false);
     } else if (te !== null) {
       this.state = PState.ChunkSize;

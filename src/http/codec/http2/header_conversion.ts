@@ -6,6 +6,9 @@
  * Request side (HeaderMap → node:http2 header object):
  * - pseudo headers pass through; `:scheme` gets the connection's scheme when absent,
  *   and `:authority` comes from `host` when only an HTTP/1-style `host` is present;
+ *   a plain CONNECT keeps only `:method` and `:authority`; an HTTP/1 upgrade
+ *   (`Upgrade` + `Connection: upgrade`) becomes an extended CONNECT (RFC 8441,
+ *   `:protocol` = the upgrade token) and its 200 answer a 101 again;
  * - HTTP/1 connection-specific headers are dropped (RFC 9113 §8.2.2): `connection`,
  *   `keep-alive`, `proxy-connection`, `transfer-encoding`, `upgrade`, `http2-settings`
  *   and `host`; `te` survives only as `te: trailers`;
@@ -69,12 +72,26 @@ function addValue(out: OutgoingHttpHeaders, name: string, value: string): void {
 }
 
 /**
+ * The upgrade token of an HTTP/1 upgrade request (`Upgrade: x` with `Connection: upgrade`), or null.
+ * Such a request goes upstream as an extended CONNECT (RFC 8441), as Envoy's
+ * `transformUpgradeRequestFromH1toH2` does.
+ */
+export function http1UpgradeOf(headers: HeaderMap): string | null {
+  const upgrade = headers.get('upgrade');
+  if (upgrade === undefined) return null;
+  const connection = headers.get('connection') ?? '';
+  for (const t of connection.split(',')) if (t.trim().toLowerCase() === 'upgrade') return upgrade;
+  return null;
+}
+
+/**
  * The node:http2 request header object for `headers`.
  * @param defaultScheme `:scheme` when the map has none (`http` for h2c).
  */
 export function toHttp2RequestHeaders(headers: HeaderMap, defaultScheme: string): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   let host: string | undefined;
+  const upgrade = http1UpgradeOf(headers);
   headers.forEach((name, value) => {
     if (CONNECTION_SPECIFIC.has(name)) {
       if (name === 'host' && host === undefined) host = value;
@@ -87,7 +104,19 @@ export function toHttp2RequestHeaders(headers: HeaderMap, defaultScheme: string)
     addValue(out, name, value);
   });
   if (out[':authority'] === undefined && host !== undefined) out[':authority'] = host;
-  if (out[':scheme'] === undefined && out[':method'] !== 'CONNECT') out[':scheme'] = defaultScheme;
+  if (upgrade !== null) {
+    // HTTP/1 upgrade → extended CONNECT: `:method CONNECT` + `:protocol <token>`, path and scheme kept.
+    out[':method'] = 'CONNECT';
+    out[':protocol'] = upgrade;
+    if (out['content-length'] === '0') delete out['content-length'];
+  }
+  if (out[':method'] === 'CONNECT' && out[':protocol'] === undefined) {
+    // A plain CONNECT carries only :method and :authority (RFC 9113 §8.5).
+    delete out[':scheme'];
+    delete out[':path'];
+  } else if (out[':scheme'] === undefined) {
+    out[':scheme'] = defaultScheme;
+  }
   return out;
 }
 
@@ -159,4 +188,17 @@ export function toHttp2ResponseHeaders(headers: HeaderMap): OutgoingHttpHeaders 
     addValue(out, name, value);
   });
   return out;
+}
+
+/**
+ * The response to an extended CONNECT, in HTTP/1 upgrade terms (Envoy's
+ * `transformUpgradeResponseFromH2toH1`): a 200 becomes `101` with
+ * `upgrade: <token>` and `connection: upgrade`; anything else is left as is.
+ */
+export function toHttp1UpgradeResponse(headers: HeaderMapImpl, upgrade: string): void {
+  if (headers.get(':status') !== '200') return;
+  headers.set(':status', '101');
+  headers.set('upgrade', upgrade);
+  headers.set('connection', 'upgrade');
+  headers.remove('content-length');
 }

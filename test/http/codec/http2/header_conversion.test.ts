@@ -86,3 +86,38 @@ test('response headers: raw list kept in order with repeats; object fallback', (
   assert.equal(o.get('x-up'), 'y');
   assert.deepEqual(o.getAll('set-cookie'), ['c=3', 'd=4']);
 });
+
+test('request headers: a plain CONNECT keeps only :method and :authority', () => {
+  const h = HeaderMapImpl.fromPairs([
+    [':method', 'CONNECT'],
+    [':authority', 'far.example:443'],
+    [':scheme', 'http'],
+    ['x-request-id', 'abc'],
+  ]);
+  assert.deepEqual(toHttp2RequestHeaders(h, 'http'), {
+    ':method': 'CONNECT',
+    ':authority': 'far.example:443',
+    'x-request-id': 'abc',
+  });
+});
+
+test('request headers: an HTTP/1 upgrade becomes an extended CONNECT (RFC 8441)', () => {
+  const h = HeaderMapImpl.fromPairs([
+    [':method', 'GET'],
+    [':path', '/chat'],
+    [':authority', 'ws.example'],
+    [':scheme', 'http'],
+    ['connection', 'keep-alive, Upgrade'],
+    ['upgrade', 'websocket'],
+    ['content-length', '0'],
+    ['sec-websocket-version', '13'],
+  ]);
+  assert.deepEqual(toHttp2RequestHeaders(h, 'http'), {
+    ':method': 'CONNECT',
+    ':protocol': 'websocket',
+    ':path': '/chat',
+    ':authority': 'ws.example',
+    ':scheme': 'http',
+    'sec-websocket-version': '13',
+  });
+});
