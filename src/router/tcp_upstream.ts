@@ -60,11 +60,14 @@ export class TcpConnPool implements GenericConnPool {
     let connected = false;
     let cancelled = false;
     let timedOut = false;
+    /** Closed from this side before it connected (timeout, cancel). */
+    let closedBeforeConnect = false;
     let failureReason = '';
     let upstream: TcpUpstream | null = null;
     const timer = info.connectTimeoutMs > 0
       ? setTimeout(() => {
         timedOut = true;
+        closedBeforeConnect = true;
         stats.upstream_cx_connect_timeout.inc();
         socket.destroy();
       }, info.connectTimeoutMs)
@@ -76,7 +79,7 @@ export class TcpConnPool implements GenericConnPool {
       if (timer !== null) clearTimeout(timer);
       connected = true;
       stats.upstream_cx_connect_ms.recordValue(performance.now() - started);
-      if (cancelled) { socket.destroy(); return; }
+      if (cancelled) { closedBeforeConnect = true; socket.destroy(); return; }
       stats.upstream_rq_total.inc();
       upstream = new TcpUpstream(socket, decoder, info.perConnectionBufferLimitBytes);
       callbacks.onPoolReady(upstream, host, addressToString(socket.localAddress, socket.localPort));
@@ -90,7 +93,7 @@ export class TcpConnPool implements GenericConnPool {
       stats.upstream_cx_tx_bytes_total.add(socket.bytesWritten);
       stats.upstream_cx_length_ms.recordValue(performance.now() - started);
       stats.upstream_cx_destroy.inc();
-      if (upstream !== null && upstream.closedLocally) stats.upstream_cx_destroy_local.inc();
+      if (closedBeforeConnect || (upstream !== null && upstream.closedLocally)) stats.upstream_cx_destroy_local.inc();
       else stats.upstream_cx_destroy_remote.inc();
       if (!connected) {
         stats.upstream_cx_connect_fail.inc();
@@ -107,6 +110,7 @@ export class TcpConnPool implements GenericConnPool {
       cancel: () => {
         if (connected || cancelled) return;
         cancelled = true;
+        closedBeforeConnect = true;
         socket.destroy();
       },
     };
