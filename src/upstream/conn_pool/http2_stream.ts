@@ -34,8 +34,8 @@ import {
   type RequestEncoder,
   type ResponseDecoder,
   type Stream,
-  type StreamCallbacks,
 } from '../../envoy/http/codec.js';
+import { StreamCallbackHelper } from '../../http/codec/stream_callback_helper.js';
 import type { HeaderMap } from '../../envoy/http/header_map.js';
 import type { HeaderMapImpl } from '../../http/codec/header_map_impl.js';
 import { fromHttp2Headers, http1UpgradeOf, toHttp1UpgradeResponse, toHttp2RequestHeaders, toHttp2Trailers } from '../../http/codec/http2/header_conversion.js';
@@ -68,9 +68,8 @@ export interface Http2StreamOwner {
 
 type ErrorWithCode = Error & { code?: string };
 
-export class Http2UpstreamStream implements RequestEncoder, Stream {
+export class Http2UpstreamStream extends StreamCallbackHelper implements RequestEncoder, Stream {
   private req: ClientHttp2Stream | null = null;
-  private callbacks: StreamCallbacks[] = [];
   private readDisableCount = 0;
   /** The response body is being read ('data' listener attached). */
   private reading = false;
@@ -92,7 +91,9 @@ export class Http2UpstreamStream implements RequestEncoder, Stream {
   /** The HTTP/1 upgrade this stream carries as an extended CONNECT (null: none). */
   private upgrade: string | null = null;
 
-  constructor(private readonly owner: Http2StreamOwner, private readonly decoder: ResponseDecoder) {}
+  constructor(private readonly owner: Http2StreamOwner, private readonly decoder: ResponseDecoder) {
+    super();
+  }
 
   // ---- StreamEncoder ----
 
@@ -137,7 +138,7 @@ export class Http2UpstreamStream implements RequestEncoder, Stream {
     if (req === null || this.resetDone || this.localEnded) return;
     if (data.length > 0 && !req.write(data) && !this.aboveHighWatermark && req.writableLength >= this.owner.highWatermark) {
       this.aboveHighWatermark = true;
-      for (const cb of this.callbacks.slice()) cb.onAboveWriteBufferHighWatermark();
+      this.runHighWatermarkCallbacks();
     }
     if (endStream) {
       this.localEnded = true;
@@ -158,15 +159,6 @@ export class Http2UpstreamStream implements RequestEncoder, Stream {
   }
 
   // ---- Stream ----
-
-  addCallbacks(cb: StreamCallbacks): void {
-    this.callbacks.push(cb);
-  }
-
-  removeCallbacks(cb: StreamCallbacks): void {
-    const i = this.callbacks.indexOf(cb);
-    if (i !== -1) this.callbacks.splice(i, 1);
-  }
 
   /**
    * Resets the stream: RST_STREAM(CANCEL) goes to the upstream when it was sent
@@ -288,7 +280,7 @@ export class Http2UpstreamStream implements RequestEncoder, Stream {
     if (!this.aboveHighWatermark) return;
     this.aboveHighWatermark = false;
     if (this.resetDone) return;
-    for (const cb of this.callbacks.slice()) cb.onBelowWriteBufferLowWatermark();
+    this.runLowWatermarkCallbacks();
   }
 
   private onClose(): void {
@@ -325,7 +317,7 @@ export class Http2UpstreamStream implements RequestEncoder, Stream {
   private deliverReset(reason: StreamResetReason, transportFailureReason: string): void {
     if (this.resetDone) return;
     this.resetDone = true;
-    for (const cb of this.callbacks.slice()) cb.onResetStream(reason, transportFailureReason);
+    this.runResetCallbacks(reason, transportFailureReason);
   }
 
   private release(cutByConnection: boolean): void {

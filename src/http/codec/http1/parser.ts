@@ -9,9 +9,10 @@
  * regex, closure or intermediate array per header.
  */
 import type { Socket } from 'node:net';
-import { StreamResetReason, type Stream, type StreamCallbacks } from '../../../envoy/http/codec.js';
+import { StreamResetReason, type Stream } from '../../../envoy/http/codec.js';
 import type { HeaderMap } from '../../../envoy/http/header_map.js';
 import { HeaderMapImpl } from '../header_map_impl.js';
+import { StreamCallbackHelper } from '../stream_callback_helper.js';
 import { FIELD_VALUE, HEX, NAME, NAME_UNDERSCORE, NAME_UPPER, knownHeaderName } from './char_tables.js';
 import type { HeadersWithUnderscoresAction } from './settings.js';
 
@@ -259,27 +260,11 @@ export function lastChunk(trailers: HeaderMap, enableTrailers: boolean): string 
 }
 
 /**
- * Callback bookkeeping every HTTP/1 stream shares, after Envoy's
- * StreamCallbackHelper: reset callbacks run once, and high-watermark
- * notifications that happened before a callback was added are replayed to it.
+ * What every HTTP/1 stream shares on top of the callback bookkeeping:
+ * read-disable is counted per stream and applied connection-wide.
  */
-export abstract class Http1StreamBase implements Stream {
-  protected callbacks: StreamCallbacks[] = [];
-  /** Outstanding high-watermark notifications (replayed to late-added callbacks). */
-  protected highWatermarks = 0;
+export abstract class Http1StreamBase extends StreamCallbackHelper implements Stream {
   protected readDisableCalls = 0;
-  /** True once reset callbacks ran (a stream resets at most once). */
-  resetCalled = false;
-
-  addCallbacks(cb: StreamCallbacks): void {
-    this.callbacks.push(cb);
-    for (let i = 0; i < this.highWatermarks; i++) cb.onAboveWriteBufferHighWatermark();
-  }
-
-  removeCallbacks(cb: StreamCallbacks): void {
-    const i = this.callbacks.indexOf(cb);
-    if (i !== -1) this.callbacks.splice(i, 1);
-  }
 
   abstract resetStream(reason: StreamResetReason): void;
   /** The connection the stream lives on: HTTP/1 reads are disabled connection-wide. */
@@ -306,26 +291,6 @@ export abstract class Http1StreamBase implements Stream {
 
   bufferLimit(): number {
     return this.owner.settings.bufferLimit;
-  }
-
-  /** Runs onResetStream on every callback (once per stream). */
-  runResetCallbacks(reason: StreamResetReason, transportFailureReason: string): void {
-    if (this.resetCalled) return;
-    this.resetCalled = true;
-    const cbs = this.callbacks;
-    if (cbs.length === 1) { cbs[0]!.onResetStream(reason, transportFailureReason); return; }
-    for (const cb of cbs.slice()) cb.onResetStream(reason, transportFailureReason);
-  }
-
-  runHighWatermarkCallbacks(): void {
-    this.highWatermarks++;
-    for (const cb of this.callbacks.slice()) cb.onAboveWriteBufferHighWatermark();
-  }
-
-  runLowWatermarkCallbacks(): void {
-    if (this.highWatermarks === 0) return;
-    this.highWatermarks--;
-    for (const cb of this.callbacks.slice()) cb.onBelowWriteBufferLowWatermark();
   }
 }
 

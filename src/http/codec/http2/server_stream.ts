@@ -29,8 +29,8 @@ import {
   type ResponseEncoder,
   type ServerConnectionCallbacks,
   type Stream,
-  type StreamCallbacks,
 } from '../../../envoy/http/codec.js';
+import { StreamCallbackHelper } from '../stream_callback_helper.js';
 import type { HeaderMap } from '../../../envoy/http/header_map.js';
 import { Protocol } from '../../../envoy/http/protocol.js';
 import type { HeaderMapImpl } from '../header_map_impl.js';
@@ -40,10 +40,9 @@ import type { Http2ServerConnection } from './server_connection.js';
 const { NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR, NGHTTP2_FLAG_END_STREAM } = http2.constants;
 const EMPTY = Buffer.alloc(0);
 
-export class Http2ServerStream implements ResponseEncoder, Stream {
+export class Http2ServerStream extends StreamCallbackHelper implements ResponseEncoder, Stream {
   readonly protocol = Protocol.Http2;
   private decoder: RequestDecoder | null = null;
-  private callbacks: StreamCallbacks[] = [];
   private readDisableCount = 0;
   private aboveHighWatermark = false;
   /** The decoder saw the end of the request. */
@@ -56,7 +55,9 @@ export class Http2ServerStream implements ResponseEncoder, Stream {
   private requestTrailers: HeaderMapImpl | null = null;
   private responseTrailers: HeaderMap | null = null;
 
-  constructor(private readonly conn: Http2ServerConnection, private readonly stream: ServerHttp2Stream) {}
+  constructor(private readonly conn: Http2ServerConnection, private readonly stream: ServerHttp2Stream) {
+    super();
+  }
 
   /** Wires node's events and hands the request headers to a new decoder. */
   start(callbacks: ServerConnectionCallbacks, flags: number, raw: string[]): void {
@@ -98,7 +99,7 @@ export class Http2ServerStream implements ResponseEncoder, Stream {
     if (this.resetDone || this.localComplete || stream.destroyed) return;
     if (data.length > 0 && !stream.write(data) && !this.aboveHighWatermark && stream.writableLength >= this.conn.settings.bufferLimit) {
       this.aboveHighWatermark = true;
-      for (const cb of this.callbacks.slice()) cb.onAboveWriteBufferHighWatermark();
+      this.runHighWatermarkCallbacks();
     }
     if (endStream) {
       stream.end();
@@ -124,15 +125,6 @@ export class Http2ServerStream implements ResponseEncoder, Stream {
   }
 
   // ---- Stream ----
-
-  addCallbacks(cb: StreamCallbacks): void {
-    this.callbacks.push(cb);
-  }
-
-  removeCallbacks(cb: StreamCallbacks): void {
-    const i = this.callbacks.indexOf(cb);
-    if (i !== -1) this.callbacks.splice(i, 1);
-  }
 
   resetStream(reason: StreamResetReason): void {
     this.localReset(reason, '');
@@ -181,7 +173,7 @@ export class Http2ServerStream implements ResponseEncoder, Stream {
     if (!this.aboveHighWatermark) return;
     this.aboveHighWatermark = false;
     if (this.resetDone) return;
-    for (const cb of this.callbacks.slice()) cb.onBelowWriteBufferLowWatermark();
+    this.runLowWatermarkCallbacks();
   }
 
   private onClose(): void {
@@ -216,6 +208,6 @@ export class Http2ServerStream implements ResponseEncoder, Stream {
   private deliverReset(reason: StreamResetReason, details: string): void {
     if (this.resetDone) return;
     this.resetDone = true;
-    for (const cb of this.callbacks.slice()) cb.onResetStream(reason, details);
+    this.runResetCallbacks(reason, details);
   }
 }
