@@ -5,6 +5,8 @@
 // the start-up timeout.
 
 import * as http2 from 'node:http2';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
 
 export type Transport = 'h2c' | 'tls';
 
@@ -30,20 +32,29 @@ function authority(t: H2Target): string {
  */
 export function openH2(t: H2Target, timeoutMs = 3000): Promise<http2.ClientHttp2Session> {
   return new Promise((resolve, reject) => {
-    let connected = false;
-    const session = http2.connect(authority(t), t.transport === 'tls' ? { ca: t.ca, servername: 'localhost' } : {});
-    const timer = setTimeout(() => fail(new Error('timeout')), timeoutMs);
+    // TCP accepted: from then on any failure (TLS, ALPN, no SETTINGS, a
+    // timeout) means the peer is up but does not speak HTTP/2 here.
+    let tcpUp = false;
+    const host = t.host ?? '127.0.0.1';
+    const session = http2.connect(authority(t), {
+      createConnection: () => {
+        const socket =
+          t.transport === 'tls'
+            ? tls.connect({ host, port: t.port, ca: t.ca, servername: 'localhost', ALPNProtocols: ['h2'] })
+            : net.connect({ host, port: t.port });
+        socket.once('connect', () => (tcpUp = true));
+        return socket;
+      },
+    });
+    const timer = setTimeout(() => fail(new Error(`no handshake within ${timeoutMs} ms`)), timeoutMs);
     const fail = (e: Error): void => {
       clearTimeout(timer);
       session.destroy();
-      const tlsFailure = /SSL|TLS|EPROTO|ALPN/i.test(`${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}`);
-      const refused = (e as NodeJS.ErrnoException).code === 'ECONNREFUSED';
-      if (!refused && (connected || tlsFailure)) {
+      if (tcpUp) {
         reject(new NotHttp2Error(`accepted the connection but no ${t.transport === 'tls' ? 'TLS + ALPN h2' : 'h2c (prior knowledge)'} handshake: ${e.message}`));
       } else reject(e);
     };
     session.once('connect', () => {
-      connected = true;
       if (t.transport === 'tls' && session.alpnProtocol !== 'h2') fail(new Error(`ALPN chose ${session.alpnProtocol ?? 'nothing'}`));
     });
     session.once('remoteSettings', () => {
