@@ -19,13 +19,20 @@ export interface UpgradeSetting {
   readonly filterFactories: ReadonlyArray<FilterFactoryCb> | null;
 }
 
+/** The codec a downstream connection speaks. */
+export type DownstreamCodecProtocol = 'http1' | 'http2';
+
+/** HCM codec_type: a fixed codec, or AUTO (ALPN, else the HTTP/2 preface). */
+export type CodecType = DownstreamCodecProtocol | 'auto';
+
 export interface ConnectionManagerConfig {
   readonly statPrefix: string;
   readonly stats: HttpConnManagerStats;
   /** Per-listener copies of the response-code stats (`listener.<addr>.http.<prefix>.`), or null. */
   readonly listenerStats: HttpConnManagerListenerStats | null;
-  /** Builds the server codec for a new downstream connection (codec_type is decided in here). */
-  createCodec(connection: Connection, callbacks: ServerConnectionCallbacks): ServerConnection;
+  readonly codecType: CodecType;
+  /** Builds the server codec for a downstream connection once its protocol is known. */
+  createCodec(protocol: DownstreamCodecProtocol, connection: Connection, callbacks: ServerConnectionCallbacks): ServerConnection;
   /** The current route table (static, or the latest RDS version). */
   routeTable(): RouteTable | null;
   readonly filterFactories: ReadonlyArray<FilterFactoryCb>;

@@ -29,12 +29,18 @@ import { ResponseFlag } from '../envoy/stream_info/response_flags.js';
 import { isInternalAddress, splitAddress } from '../network/address.js';
 import { StreamInfoImpl } from '../stream_info/stream_info_impl.js';
 import { HeaderMapImpl } from './codec/header_map_impl.js';
-import { ServerHeaderTransformation, type ConnectionManagerConfig, type UpgradeSetting } from './conn_manager_config.js';
+import { HTTP2_PREFACE } from './codec/http2/server_connection.js';
+import { ServerHeaderTransformation, type ConnectionManagerConfig, type DownstreamCodecProtocol, type UpgradeSetting } from './conn_manager_config.js';
 import { currentHttpDate } from './date_provider.js';
 import { FilterManager, type FilterManagerCallbacks } from './filter_manager.js';
 import { Headers, httpToGrpcStatus, isGrpcRequest } from './headers.js';
 
 let nextStreamId = 0;
+
+/** Envoy's overload.premature_reset_total_stream_count default. */
+const PREMATURE_RESET_TOTAL_STREAM_COUNT = 500;
+/** Envoy's overload.premature_reset_min_stream_lifetime_seconds default. */
+const PREMATURE_RESET_MIN_STREAM_LIFETIME_S = 1;
 
 /** Random non-negative 31-bit integers for route picks, cheap (no crypto). */
 function randomU31(): number {
@@ -62,6 +68,16 @@ export class ConnectionManagerImpl implements ReadFilter, ServerConnectionCallba
    */
   private streamIdleTimer: NodeJS.Timeout | null = null;
   private streamIdleOwner: ActiveStream | null = null;
+  /** The codec's protocol once chosen (AUTO without ALPN waits for the first bytes). */
+  private codecProtocol: DownstreamCodecProtocol | null = null;
+  /** Bytes of a possible HTTP/2 preface seen so far (AUTO). */
+  private pendingPreface: Buffer | null = null;
+  /** True for HTTP/2: many streams at once, each with its own timers, reset without closing the connection. */
+  multiplexed = false;
+  /** Envoy's premature-reset accounting (rapid reset, CVE-2023-44487). */
+  private closedStreams = 0;
+  private rxBytesCounted = 0;
+  private prematureResets = 0;
 
   constructor(readonly config: ConnectionManagerConfig, readonly drainDecision: DrainDecision) {}
 
@@ -79,13 +95,16 @@ export class ConnectionManagerImpl implements ReadFilter, ServerConnectionCallba
     const s = this.config.stats;
     s.downstream_cx_total.inc();
     s.downstream_cx_active.inc();
-    s.downstream_cx_http1_total.inc();
-    s.downstream_cx_http1_active.inc();
     const remote = splitAddress(this.connection.remoteAddress);
     this.remoteIp = remote.ip;
     this.remoteIsInternal = isInternalAddress(remote.ip);
     this.localPort = splitAddress(this.connection.localAddress).port;
-    this.codec = this.config.createCodec(this.connection, this);
+    const codecType = this.config.codecType;
+    const alpn = this.connection.nextProtocol;
+    if (codecType !== 'auto') this.selectCodec(codecType);
+    else if (alpn === 'h2') this.selectCodec('http2');
+    else if (alpn !== '') this.selectCodec('http1');
+    // else AUTO in cleartext: the first bytes decide (onData).
     this.startIdleTimer();
     if (this.config.maxConnectionDurationMs > 0) {
       this.maxDurationTimer = setTimeout(() => {
@@ -98,11 +117,33 @@ export class ConnectionManagerImpl implements ReadFilter, ServerConnectionCallba
 
   onData(data: Buffer, _endStream: boolean): FilterStatus {
     this.config.stats.downstream_cx_rx_bytes_total.add(data.length);
-    if (this.streams.size === 0 && this.headersTimer === null && this.config.requestHeadersTimeoutMs > 0) {
+    this.rxBytesCounted += data.length;
+    if (this.codec === null) {
+      // AUTO: HTTP/2 with prior knowledge starts with the connection preface.
+      const buf = this.pendingPreface === null ? data : Buffer.concat([this.pendingPreface, data]);
+      const n = Math.min(buf.length, HTTP2_PREFACE.length);
+      if (buf.subarray(0, n).equals(HTTP2_PREFACE.subarray(0, n))) {
+        if (n < HTTP2_PREFACE.length) { this.pendingPreface = buf; return FilterStatus.StopIteration; }
+        this.selectCodec('http2');
+      } else {
+        this.selectCodec('http1');
+      }
+      this.pendingPreface = null;
+      data = buf;
+    }
+    if (!this.multiplexed && this.streams.size === 0 && this.headersTimer === null && this.config.requestHeadersTimeoutMs > 0) {
       this.headersTimer = setTimeout(() => this.onRequestHeadersTimeout(), this.config.requestHeadersTimeoutMs);
     }
     this.codec!.dispatch(data);
     return FilterStatus.StopIteration;
+  }
+
+  private selectCodec(protocol: DownstreamCodecProtocol): void {
+    this.codecProtocol = protocol;
+    this.multiplexed = protocol === 'http2';
+    const s = this.config.stats;
+    if (protocol === 'http2') { s.downstream_cx_http2_total.inc(); s.downstream_cx_http2_active.inc(); } else { s.downstream_cx_http1_total.inc(); s.downstream_cx_http1_active.inc(); }
+    this.codec = this.config.createCodec(protocol, this.connection, this);
   }
 
   // ---- ServerConnectionCallbacks ----
@@ -132,8 +173,11 @@ export class ConnectionManagerImpl implements ReadFilter, ServerConnectionCallba
     }
     for (const stream of [...this.streams]) stream.onDownstreamReset(event === ConnectionEvent.RemoteClose);
     s.downstream_cx_active.dec();
-    s.downstream_cx_http1_active.dec();
+    if (this.codecProtocol === 'http2') s.downstream_cx_http2_active.dec();
+    else if (this.codecProtocol === 'http1') s.downstream_cx_http1_active.dec();
     s.downstream_cx_tx_bytes_total.add(this.connection.bytesSent);
+    // HTTP/2 reads the socket itself after the first bytes: count the rest now.
+    if (this.multiplexed) s.downstream_cx_rx_bytes_total.add(Math.max(0, this.connection.bytesReceived - this.rxBytesCounted));
     s.downstream_cx_length_ms.recordValue(performance.now() - this.connectStart);
     this.clearIdleTimer();
     this.streamIdleOwner = null;
@@ -161,7 +205,7 @@ export class ConnectionManagerImpl implements ReadFilter, ServerConnectionCallba
     this.idleTimer = setTimeout(() => {
       if (this.streams.size === 0 && !this.closed) {
         this.config.stats.downstream_cx_idle_timeout.inc();
-        this.connection.close(ConnectionCloseType.FlushWrite);
+        this.closeGracefully();
       }
     }, this.config.idleTimeoutMs);
   }
@@ -193,9 +237,24 @@ export class ConnectionManagerImpl implements ReadFilter, ServerConnectionCallba
     if (this.streamIdleOwner !== null) this.streamIdleTimer!.refresh();
   }
 
+  /**
+   * HTTP/1 closes after flushing; HTTP/2 sends GOAWAY and node:http2 closes
+   * the connection once its last stream has finished.
+   */
+  private closeGracefully(): void {
+    if (this.multiplexed && this.codec !== null) this.codec.shutdownNotice();
+    else this.connection.close(ConnectionCloseType.FlushWrite);
+  }
+
   /** Close once the in-flight streams end. */
   startDrainClose(): void {
+    const first = !this.drainClosing;
     this.drainClosing = true;
+    if (this.multiplexed) {
+      if (first) this.config.stats.downstream_cx_drain_close.inc();
+      this.closeGracefully();
+      return;
+    }
     if (this.streams.size === 0) {
       this.config.stats.downstream_cx_drain_close.inc();
       this.connection.close(ConnectionCloseType.FlushWrite);
@@ -203,9 +262,17 @@ export class ConnectionManagerImpl implements ReadFilter, ServerConnectionCallba
   }
 
   /** Called by a stream once it is done in both directions. */
-  onStreamDestroyed(stream: ActiveStream, closeConnection: boolean): void {
+  onStreamDestroyed(stream: ActiveStream, closeConnection: boolean, prematureReset: boolean): void {
     this.streams.delete(stream);
-    if (this.closed) return;
+    if (this.closed || this.connection.closed) return;
+    if (this.multiplexed) {
+      this.closedStreams++;
+      if (prematureReset) this.prematureResets++;
+      if (this.tooManyPrematureResets()) return;
+      if (this.drainClosing) this.closeGracefully();
+      else if (this.streams.size === 0) this.startIdleTimer();
+      return;
+    }
     if (closeConnection || this.drainClosing) {
       this.connection.close(ConnectionCloseType.FlushWrite);
       return;
@@ -213,12 +280,27 @@ export class ConnectionManagerImpl implements ReadFilter, ServerConnectionCallba
     if (this.streams.size === 0) this.startIdleTimer();
   }
 
-  /** Whether responses should carry `connection: close` now. */
+  /**
+   * Envoy's defence against rapid reset (CVE-2023-44487): a connection whose
+   * streams are mostly reset by the client before any response closes at once.
+   * Below 500 closed streams it takes 250 premature resets; from then on,
+   * premature resets must stay under half of all closed streams.
+   */
+  private tooManyPrematureResets(): boolean {
+    const limit = PREMATURE_RESET_TOTAL_STREAM_COUNT;
+    if (this.closedStreams < limit ? this.prematureResets * 2 < limit : this.prematureResets * 2 < this.closedStreams) return false;
+    this.config.stats.downstream_rq_too_many_premature_resets.inc();
+    this.connection.close(ConnectionCloseType.NoFlush);
+    return true;
+  }
+
+  /** Whether responses should carry `connection: close` now (HTTP/2: GOAWAY is sent instead). */
   shouldDrainClose(): boolean {
     if (this.drainClosing) return true;
     if (this.drainDecision.drainClose()) {
       this.drainClosing = true;
       this.config.stats.downstream_cx_drain_close.inc();
+      if (this.multiplexed) this.closeGracefully();
       return true;
     }
     return false;
@@ -240,6 +322,9 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
   private isGrpc = false;
   private isHead = false;
   private requestHeaders: HeaderMap | null = null;
+  /** HTTP/2 streams keep their own stream-idle timer (HTTP/1 shares the connection's). */
+  private ownIdleTimer: NodeJS.Timeout | null = null;
+  private readonly createdAt = performance.now();
 
   constructor(readonly parent: ConnectionManagerImpl, readonly encoder: ResponseEncoder) {
     const conn = parent.connection;
@@ -252,7 +337,10 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
     s.downstream_rq_active.inc();
     if (encoder.protocol === Protocol.Http2) s.downstream_rq_http2_total.inc();
     else s.downstream_rq_http1_total.inc();
-    parent.armStreamIdleTimer(this);
+    if (!parent.multiplexed) parent.armStreamIdleTimer(this);
+    else if (parent.config.streamIdleTimeoutMs > 0) {
+      this.ownIdleTimer = setTimeout(() => this.onStreamIdleTimeout(), parent.config.streamIdleTimeoutMs);
+    }
   }
 
   get config(): ConnectionManagerConfig { return this.parent.config; }
@@ -323,7 +411,7 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
 
   decodeData(data: Buffer, endStream: boolean): void {
     this.streamInfo.bytesReceived += data.length;
-    this.parent.refreshStreamIdleTimer();
+    this.refreshIdleTimer();
     if (endStream) this.onRequestComplete();
     if (this.filterManager.responseComplete() || this.destroyed) return;
     this.filterManager.decodeData(0, data, endStream);
@@ -490,7 +578,7 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
 
   encodeDataToCodec(data: Buffer, endStream: boolean): void {
     this.streamInfo.bytesSent += data.length;
-    this.parent.refreshStreamIdleTimer();
+    this.refreshIdleTimer();
     this.encoder.encodeData(data, endStream);
     if (endStream) this.onResponseComplete();
   }
@@ -527,7 +615,8 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
   /** A stream ends when the response is out; an unfinished HTTP/1 request closes the connection. */
   private maybeEndStream(): void {
     if (!this.codecResponseComplete || this.destroyed) return;
-    if (!this.filterManager.decodeComplete && this.upgradeType === null && !this.closeConnectionAfter) return;
+    // HTTP/2: a complete response ends the stream (the codec cuts the rest of the request).
+    if (!this.filterManager.decodeComplete && this.upgradeType === null && !this.closeConnectionAfter && !this.parent.multiplexed) return;
     this.finish(this.closeConnectionAfter);
   }
 
@@ -574,13 +663,15 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
   resetStream(): void {
     if (this.destroyed) return;
     this.config.stats.downstream_rq_tx_reset.inc();
-    this.closeConnectionAfter = true;
-    // HTTP/1 has no stream reset: the connection goes. Our own callbacks must not
-    // read this local reset as the client going away (DC).
+    // HTTP/1 has no stream reset: the connection goes (HTTP/2 resets only the
+    // stream). Our own callbacks must not read this local reset as the client
+    // going away (DC).
+    const multiplexed = this.parent.multiplexed;
+    if (!multiplexed) this.closeConnectionAfter = true;
     const stream = this.encoder.getStream();
     stream.removeCallbacks(this);
     stream.resetStream(StreamResetReason.LocalReset);
-    this.finish(true);
+    this.finish(!multiplexed);
   }
 
   // ---- StreamCallbacks (from the codec) ----
@@ -590,6 +681,15 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
   }
   onAboveWriteBufferHighWatermark(): void { this.filterManager.onDownstreamAboveHighWatermark(); }
   onBelowWriteBufferLowWatermark(): void { this.filterManager.onDownstreamBelowLowWatermark(); }
+
+  /**
+   * Envoy's isPrematureRstStream: a stream that lived no longer than the
+   * minimum lifetime (whole seconds) and got no response status.
+   */
+  private isPrematureReset(): boolean {
+    if (Math.floor((performance.now() - this.createdAt) / 1000) > PREMATURE_RESET_MIN_STREAM_LIFETIME_S) return false;
+    return this.streamInfo.responseCode === null;
+  }
 
   /** The client went away (or the connection closed) before the stream finished. */
   onDownstreamReset(remote: boolean): void {
@@ -603,12 +703,18 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
 
   // ---- timeouts ----
   private refreshIdleTimer(): void {
-    this.parent.refreshStreamIdleTimer();
+    if (this.ownIdleTimer !== null) this.ownIdleTimer.refresh();
+    else if (!this.parent.multiplexed) this.parent.refreshStreamIdleTimer();
+  }
+
+  private clearIdleTimer(): void {
+    if (this.ownIdleTimer !== null) { clearTimeout(this.ownIdleTimer); this.ownIdleTimer = null; }
+    else if (!this.parent.multiplexed) this.parent.armStreamIdleTimer(null);
   }
 
   onStreamIdleTimeout(): void {
     if (this.destroyed) return;
-    this.parent.armStreamIdleTimer(null);
+    this.clearIdleTimer();
     this.config.stats.downstream_rq_idle_timeout.inc();
     this.streamInfo.setResponseFlag(ResponseFlag.StreamIdleTimeout);
     if (this.codecResponseStarted) this.resetStream();
@@ -631,7 +737,7 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
     if (this.destroyed) return;
     this.destroyed = true;
     if (this.requestTimer !== null) clearTimeout(this.requestTimer);
-    this.parent.armStreamIdleTimer(null);
+    this.clearIdleTimer();
     this.streamInfo.onComplete();
     const s = this.config.stats;
     s.downstream_rq_active.dec();
@@ -648,7 +754,7 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
       for (const log of logs) log.log(this.requestHeaders, fm.responseHeaders, fm.responseTrailers, this.streamInfo);
       for (const h of fm.accessLogHandlers) h.log(this.requestHeaders, fm.responseHeaders, fm.responseTrailers, this.streamInfo);
     }
-    this.parent.onStreamDestroyed(this, closeConnection);
+    this.parent.onStreamDestroyed(this, closeConnection, this.isPrematureReset());
   }
 }
 

@@ -240,13 +240,21 @@ export class FilterManager implements FilterChainFactoryCallbacks {
     const filters = this.decoderFilters;
     for (let i = from; i < filters.length; i++) {
       const f = filters[i]!;
-      if (!f.headersCalled || f.iterationState !== IterationState.Continue || f.dataStopped) return;
+      // StopAll*: the filter sees its buffered data first; continueDecoding brings the trailers.
+      if (!f.headersCalled || f.iterationState === IterationState.StopAllBuffer || f.iterationState === IterationState.StopAllWatermark) return;
+      // A filter that stopped on headers or data still gets the trailers itself (Envoy delivers
+      // them to the filter holding the stream); Continue from it resumes the iteration.
+      const wasStopped = f.iterationState !== IterationState.Continue || f.dataStopped;
       const status = f.filter.decodeTrailers(trailers);
       if (this.destroyed || this.responseComplete()) return;
       f.endStreamPassed = true;
       if (status === FilterTrailersStatus.StopIteration) {
         f.iterationState = IterationState.StopSingle;
         f.headersContinued = true;
+        return;
+      }
+      if (wasStopped) {
+        this.continueDecoding(f);
         return;
       }
     }

@@ -30,6 +30,8 @@ export class ConnectionImpl implements Connection {
   /** Index of the first read filter that has not yet seen onNewConnection continue. */
   private initializedUpTo = 0;
   private localCloseSeen = false;
+  private dataListener: ((d: Buffer) => void) | null = null;
+  private endListener: (() => void) | null = null;
 
   constructor(readonly socket: Socket, private readonly limit: number) {
     this.remoteAddress = addressToString(socket.remoteAddress, socket.remotePort);
@@ -64,12 +66,27 @@ export class ConnectionImpl implements Connection {
     if (this.readFilters.length === 1) {
       // The common case (one terminal filter): hand data straight to it.
       const f = this.readFilters[0]!;
-      this.socket.on('data', (d: Buffer) => { f.onData(d, false); });
+      this.dataListener = (d: Buffer) => { f.onData(d, false); };
     } else {
-      this.socket.on('data', (d: Buffer) => this.onRead(d, false));
+      this.dataListener = (d: Buffer) => this.onRead(d, false);
     }
-    this.socket.on('end', () => this.onRead(Buffer.alloc(0), true));
+    this.endListener = () => this.onRead(Buffer.alloc(0), true);
+    this.socket.on('data', this.dataListener);
+    this.socket.on('end', this.endListener);
     return true;
+  }
+
+  /**
+   * Hands the socket's reads to a codec that reads it itself (node:http2):
+   * the read filters get no more bytes. Close events, watermarks and byte
+   * counts still come from the socket.
+   */
+  detachSocket(): Socket {
+    if (this.dataListener !== null) this.socket.off('data', this.dataListener);
+    if (this.endListener !== null) this.socket.off('end', this.endListener);
+    this.dataListener = null;
+    this.endListener = null;
+    return this.socket;
   }
 
   private continueReading(from: number): void {

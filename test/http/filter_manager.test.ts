@@ -66,6 +66,22 @@ describe('FilterManager', () => {
     assert.deepEqual(log, ['b.eh(false)', 'a.eh(false)', 'codec.h(false)', 'b.ed(y,true)', 'a.ed(y,true)', 'codec.d(y,true)']);
   });
 
+  it('trailers reach a filter that stopped on headers and data (the router), and not the filters after it', () => {
+    const log: string[] = [];
+    const fm = makeManager(log);
+    const a = new Recorder('a', log);
+    a.headersStatus = FilterHeadersStatus.StopIteration;
+    a.dataStatus = FilterDataStatus.StopIterationNoBuffer;
+    a.decodeTrailers = (): FilterTrailersStatus => { log.push('a.dt'); return FilterTrailersStatus.StopIteration; };
+    fm.addStreamDecoderFilter(a);
+    fm.addStreamDecoderFilter(new Recorder('b', log));
+    fm.decodeHeaders(0, H(), false);
+    fm.decodeData(0, Buffer.from('1'), false);
+    fm.decodeComplete = true;
+    fm.decodeTrailers(0, HeaderMapImpl.fromPairs([['x-t', '1']]));
+    assert.deepEqual(log, ['a.dh(false)', 'a.dd(1,false)', 'a.dt']);
+  });
+
   it('StopIteration holds headers until continueDecoding; data reaches the stopped filter', () => {
     const log: string[] = [];
     const fm = makeManager(log);

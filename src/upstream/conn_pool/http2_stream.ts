@@ -38,7 +38,7 @@ import {
 } from '../../envoy/http/codec.js';
 import type { HeaderMap } from '../../envoy/http/header_map.js';
 import type { HeaderMapImpl } from '../../http/codec/header_map_impl.js';
-import { fromHttp2Headers, toHttp2RequestHeaders, toHttp2Trailers } from './http2_headers.js';
+import { fromHttp2Headers, toHttp2RequestHeaders, toHttp2Trailers } from '../../http/codec/http2/header_conversion.js';
 
 const {
   NGHTTP2_NO_ERROR,

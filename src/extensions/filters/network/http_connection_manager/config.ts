@@ -15,13 +15,15 @@ import type { RouteTable } from '../../../../envoy/router/router.js';
 import { ConfigError, withPathPrefix } from '../../../../config/config_error.js';
 import { durationToMs } from '../../../../config/well_known.js';
 import { resolveTypedConfig } from '../../../../config/registry.js';
-import { ServerHeaderTransformation, type ConnectionManagerConfig, type UpgradeSetting } from '../../../../http/conn_manager_config.js';
+import { ServerHeaderTransformation, type CodecType, type ConnectionManagerConfig, type UpgradeSetting } from '../../../../http/conn_manager_config.js';
 import { ConnectionManagerImpl } from '../../../../http/conn_manager_impl.js';
 import { createHttpConnManagerListenerStats, createHttpConnManagerStats } from '../../../../stats/http_conn_manager_stats.js';
 import { compileRouteTable } from '../../../../router/config_impl.js';
 import { compileFormat } from '../../../../logging/substitution_formatter.js';
 import { createAccessLogs } from '../../../access_loggers/common/access_log_builder.js';
-import { createHttp1ServerCodec } from './codec_factory.js';
+import { createServerCodec, type ServerCodecSettings } from './codec_factory.js';
+import { createHttp2CodecStats } from '../../../../http/codec/http2/codec_stats.js';
+import { DEFAULT_HTTP2_SERVER_SETTINGS } from '../../../../http/codec/http2/server_connection.js';
 import { CodecTypeValue, ServerHeaderTransformationValue } from './hcm_enums.js';
 
 const HCM_TYPE = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
@@ -58,9 +60,10 @@ export function compileConnectionManagerConfig(hcm: HttpConnectionManager, conte
   const stats = createHttpConnManagerStats(context.scope, statPrefix);
   const listenerStats = context.listener === null ? null : createHttpConnManagerListenerStats(context.listenerScope, statPrefix);
 
-  if (hcm.codecType === CodecTypeValue.HTTP2 || hcm.codecType === CodecTypeValue.HTTP3) {
-    throw new ConfigError(at('codec_type'), `codec_type ${hcm.codecType === CodecTypeValue.HTTP2 ? 'HTTP2' : 'HTTP3'} is not supported yet; use AUTO or HTTP1`);
+  if (hcm.codecType === CodecTypeValue.HTTP3) {
+    throw new ConfigError(at('codec_type'), 'codec_type HTTP3 is not supported yet; use AUTO, HTTP1 or HTTP2');
   }
+  const codecType: CodecType = hcm.codecType === CodecTypeValue.HTTP1 ? 'http1' : hcm.codecType === CodecTypeValue.HTTP2 ? 'http2' : 'auto';
 
   let routeTable: RouteTable;
   const rs = hcm.routeSpecifier;
@@ -113,6 +116,20 @@ export function compileConnectionManagerConfig(hcm: HttpConnectionManager, conte
     headersWithUnderscoresAction: (['allow', 'reject_request', 'drop_header'] as const)[common?.headersWithUnderscoresAction ?? 0] ?? 'allow',
     bufferLimit,
   };
+  const h2 = hcm.http2ProtocolOptions;
+  const codecSettings: ServerCodecSettings = {
+    http1: settings,
+    http2: {
+      maxConcurrentStreams: h2?.maxConcurrentStreams ?? DEFAULT_HTTP2_SERVER_SETTINGS.maxConcurrentStreams,
+      initialStreamWindowSize: h2?.initialStreamWindowSize ?? DEFAULT_HTTP2_SERVER_SETTINGS.initialStreamWindowSize,
+      initialConnectionWindowSize: h2?.initialConnectionWindowSize ?? DEFAULT_HTTP2_SERVER_SETTINGS.initialConnectionWindowSize,
+      hpackTableSize: h2?.hpackTableSize ?? DEFAULT_HTTP2_SERVER_SETTINGS.hpackTableSize,
+      maxRequestHeadersKb: settings.maxRequestHeadersKb,
+      maxRequestHeadersCount: settings.maxRequestHeadersCount,
+      bufferLimit,
+    },
+    http2Stats: createHttp2CodecStats(context.scope),
+  };
   const sht = hcm.serverHeaderTransformation === ServerHeaderTransformationValue.APPEND_IF_ABSENT ? ServerHeaderTransformation.AppendIfAbsent
     : hcm.serverHeaderTransformation === ServerHeaderTransformationValue.PASS_THROUGH ? ServerHeaderTransformation.PassThrough
     : ServerHeaderTransformation.Overwrite;
@@ -121,7 +138,8 @@ export function compileConnectionManagerConfig(hcm: HttpConnectionManager, conte
     statPrefix,
     stats,
     listenerStats,
-    createCodec: (connection, callbacks) => createHttp1ServerCodec(connection, callbacks, settings),
+    codecType,
+    createCodec: (protocol, connection, callbacks) => createServerCodec(protocol, connection, callbacks, codecSettings),
     routeTable: () => routeTable,
     filterFactories,
     upgrades,

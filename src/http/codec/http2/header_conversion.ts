@@ -17,8 +17,8 @@
  * in wire order, repeats kept) goes into a HeaderMapImpl as is.
  */
 import type { OutgoingHttpHeaders } from 'node:http2';
-import type { HeaderMap } from '../../envoy/http/header_map.js';
-import { HeaderMapImpl } from '../../http/codec/header_map_impl.js';
+import type { HeaderMap } from '../../../envoy/http/header_map.js';
+import { HeaderMapImpl } from '../header_map_impl.js';
 
 /** Headers that must not appear in an HTTP/2 message (RFC 9113 §8.2.2), plus `host` (→ `:authority`). */
 const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set([
@@ -118,4 +118,45 @@ export function fromHttp2Headers(raw: readonly string[] | undefined, obj: Record
     else if (v !== undefined) m.add(lower, String(v));
   }
   return m;
+}
+
+/**
+ * The request HeaderMap for a downstream HTTP/2 request (server codec), from
+ * node:http2's raw list:
+ * - repeated `cookie` fields are joined with `; ` into one header (RFC 9113
+ *   §8.2.3), as Envoy's HTTP/2 codec does, so HTTP/1 upstreams get one line;
+ * - a request carrying `host` but no `:authority` gets `:authority` from it.
+ */
+export function requestHeadersFromHttp2(raw: readonly string[]): HeaderMapImpl {
+  const m = new HeaderMapImpl();
+  let cookie: string | undefined;
+  let cookies = 0;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    if (name === 'cookie') {
+      cookie = cookies++ === 0 ? value : `${cookie!}; ${value}`;
+      continue;
+    }
+    m.add(name, value);
+  }
+  if (cookie !== undefined) m.add('cookie', cookie);
+  if (!m.has(':authority')) {
+    const host = m.get('host');
+    if (host !== undefined) {
+      m.remove('host');
+      m.add(':authority', host);
+    }
+  }
+  return m;
+}
+
+/** The node:http2 response header object for `headers` (connection-specific headers dropped). */
+export function toHttp2ResponseHeaders(headers: HeaderMap): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  headers.forEach((name, value) => {
+    if (CONNECTION_SPECIFIC.has(name)) return;
+    addValue(out, name, value);
+  });
+  return out;
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HeaderMapImpl } from '../../../src/http/codec/header_map_impl.js';
-import { fromHttp2Headers, toHttp2RequestHeaders, toHttp2Trailers } from '../../../src/upstream/conn_pool/http2_headers.js';
+import { HeaderMapImpl } from '../../../../src/http/codec/header_map_impl.js';
+import { fromHttp2Headers, toHttp2RequestHeaders, toHttp2Trailers } from '../../../../src/http/codec/http2/header_conversion.js';
 
 test('request headers: pseudo headers kept, :scheme defaulted, HTTP/1 connection headers dropped', () => {
   const h = HeaderMapImpl.fromPairs([
