@@ -5,9 +5,18 @@
  */
 import { registerFactory, registeredFactories } from '../config/registry.js';
 import { registerAccessLoggers } from './access_loggers/index.js';
+import { grpcStatsFactory } from './filters/http/grpc_stats/config.js';
+import { grpcWebFactory } from './filters/http/grpc_web/config.js';
 import { routerFactory } from './filters/http/router/config.js';
 import { httpConnectionManagerFactory } from './filters/network/http_connection_manager/config.js';
 import { tcpProxyFactory } from './filters/network/tcp_proxy/config.js';
+import { tlsInspectorFactory } from './filters/listener/tls_inspector/config.js';
+import {
+  downstreamRawBufferFactory,
+  downstreamTlsFactory,
+  upstreamRawBufferFactory,
+  upstreamTlsFactory,
+} from './transport_sockets/tls/config.js';
 
 let registered = false;
 
@@ -18,7 +27,16 @@ export function registerBuiltinExtensions(): void {
   registerFactory(httpConnectionManagerFactory);
   registerFactory(tcpProxyFactory);
   // envoy.filters.http
+  registerFactory(grpcStatsFactory);
+  registerFactory(grpcWebFactory);
   registerFactory(routerFactory);
+  // envoy.filters.listener
+  registerFactory(tlsInspectorFactory);
+  // envoy.transport_sockets.{downstream,upstream}
+  registerFactory(downstreamTlsFactory);
+  registerFactory(upstreamTlsFactory);
+  registerFactory(downstreamRawBufferFactory);
+  registerFactory(upstreamRawBufferFactory);
   // envoy.access_loggers
   registerAccessLoggers(registerFactory);
 }

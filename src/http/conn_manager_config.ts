@@ -7,6 +7,7 @@ import type { FilterFactoryCb } from '../envoy/http/filter.js';
 import type { ServerConnection, ServerConnectionCallbacks } from '../envoy/http/codec.js';
 import type { RouteTable } from '../envoy/router/router.js';
 import type { Connection } from '../envoy/network/connection.js';
+import type { ForwardClientCertConfig } from './forward_client_cert.js';
 import type { HttpConnManagerListenerStats, HttpConnManagerStats } from '../stats/http_conn_manager_stats.js';
 
 export const enum ServerHeaderTransformation { Overwrite, AppendIfAbsent, PassThrough }
@@ -69,4 +70,6 @@ export interface ConnectionManagerConfig {
   readonly bufferLimit: number;
   /** Whether the listener is TLS (sets x-forwarded-proto/:scheme to https). */
   readonly tls: boolean;
+  /** forward_client_cert_details + set_current_client_cert_details. */
+  readonly forwardClientCert: ForwardClientCertConfig;
 }

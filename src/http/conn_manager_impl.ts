@@ -28,11 +28,13 @@ import type { DrainDecision } from '../envoy/server/factory_context.js';
 import { ResponseFlag } from '../envoy/stream_info/response_flags.js';
 import { isInternalAddress, splitAddress } from '../network/address.js';
 import { StreamInfoImpl } from '../stream_info/stream_info_impl.js';
+import { mutateXfccRequestHeader } from './forward_client_cert.js';
 import { HeaderMapImpl } from './codec/header_map_impl.js';
 import { HTTP2_PREFACE } from './codec/http2/server_connection.js';
 import { ServerHeaderTransformation, type ConnectionManagerConfig, type DownstreamCodecProtocol, type UpgradeSetting } from './conn_manager_config.js';
 import { currentHttpDate } from './date_provider.js';
 import { FilterManager, type FilterManagerCallbacks } from './filter_manager.js';
+import { percentEncodeGrpcMessage } from '../common/grpc/common.js';
 import { Headers, httpToGrpcStatus, isGrpcRequest } from './headers.js';
 
 let nextStreamId = 0;
@@ -330,6 +332,7 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
     const conn = parent.connection;
     this.streamInfo = new StreamInfoImpl(encoder.protocol, conn.remoteAddress, conn.remoteAddress, conn.localAddress);
     this.streamInfo.requestedServerName = conn.requestedServerName;
+    this.streamInfo.downstreamSslConnection = conn.ssl;
     this.filterManager = new FilterManager(this, this.streamInfo);
     encoder.getStream().addCallbacks(this);
     const s = parent.config.stats;
@@ -453,7 +456,7 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
       else headers.remove(Headers.TE);
     }
 
-    const scheme = cfg.tls ? 'https' : 'http';
+    const scheme = cfg.tls || this.parent.connection.ssl !== null ? 'https' : 'http';
     const remoteIp = this.parent.remoteIp;
     let clientIp = remoteIp;
     const xff = headers.get(Headers.XForwardedFor);
@@ -485,6 +488,7 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
       }
     }
     headers.set(Headers.Scheme, scheme);
+    mutateXfccRequestHeader(headers, this.parent.connection.ssl, cfg.forwardClientCert);
 
     if (cfg.via !== '') {
       const v = headers.get(Headers.Via);
@@ -636,7 +640,7 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
       headers.add(Headers.Status, '200');
       headers.add(Headers.ContentType, 'application/grpc');
       headers.add(Headers.GrpcStatus, String(options.grpcStatus ?? httpToGrpcStatus(code)));
-      if (body !== '') headers.add(Headers.GrpcMessage, encodeURIComponent(body));
+      if (body !== '') headers.add(Headers.GrpcMessage, percentEncodeGrpcMessage(body));
     } else {
       headers.add(Headers.Status, String(code));
       if (body !== '') {

@@ -98,6 +98,7 @@ class ActiveDecoderFilter extends ActiveFilterBase implements StreamDecoderFilte
   }
   decodingBuffer(): Buffer | null { return this.parent.decodeBufferPeek(); }
   addDecodedData(data: Buffer, _streamingFilter: boolean): void { this.parent.bufferDecodeData(data); }
+  injectDecodedDataToFilterChain(data: Buffer, endStream: boolean): void { this.parent.injectDecodedData(this, data, endStream); }
   addDecodedTrailers(): HeaderMap {
     const t = new HeaderMapImpl();
     this.parent.requestTrailers = t;
@@ -117,7 +118,12 @@ class ActiveEncoderFilter extends ActiveFilterBase implements StreamEncoderFilte
   continueEncoding(): void { this.parent.continueEncoding(this); }
   responseHeaders(): HeaderMap | null { return this.parent.responseHeaders; }
   encodingBuffer(): Buffer | null { return this.parent.encodeBufferPeek(); }
-  addEncodedData(data: Buffer, _streamingFilter: boolean): void { this.parent.bufferEncodeData(data); }
+  addEncodedData(data: Buffer, _streamingFilter: boolean): void {
+    // Added while this filter handles the trailers: it goes on at once, ahead of them (Envoy's inline dispatch).
+    if (this.parent.encodingTrailersAt === this.index) this.parent.encodeData(this.index - 1, data, false);
+    else this.parent.bufferEncodeData(data);
+  }
+  injectEncodedDataToFilterChain(data: Buffer, endStream: boolean): void { this.parent.injectEncodedData(this, data, endStream); }
   addEncodedTrailers(): HeaderMap {
     const t = new HeaderMapImpl();
     this.parent.responseTrailers = t;
@@ -250,7 +256,6 @@ export class FilterManager implements FilterChainFactoryCallbacks {
       f.endStreamPassed = true;
       if (status === FilterTrailersStatus.StopIteration) {
         f.iterationState = IterationState.StopSingle;
-        f.headersContinued = true;
         return;
       }
       if (wasStopped) {
@@ -258,6 +263,18 @@ export class FilterManager implements FilterChainFactoryCallbacks {
         return;
       }
     }
+  }
+
+  /** A decoder filter passes (transformed) data on to the filters after it. */
+  injectDecodedData(f: ActiveDecoderFilter, data: Buffer, endStream: boolean): void {
+    if (this.destroyed) return;
+    if (!f.headersContinued) {
+      f.headersContinued = true;
+      f.iterationState = IterationState.Continue;
+      this.decodeHeaders(f.index + 1, this.requestHeaders!, false);
+      if (this.destroyed || this.responseComplete()) return;
+    }
+    this.decodeData(f.index + 1, data, endStream);
   }
 
   /** Resumes after filter `f` stopped: headers (if held), buffered data, trailers. */
@@ -283,10 +300,7 @@ export class FilterManager implements FilterChainFactoryCallbacks {
       if (this.destroyed) return;
     }
     if (this.requestTrailers !== null && this.decodeComplete && next < this.decoderFilters.length) {
-      const g = this.decoderFilters[next]!;
-      if (!g.endStreamPassed && g.iterationState === IterationState.Continue && !g.dataStopped) {
-        this.decodeTrailers(next, this.requestTrailers);
-      }
+      if (!this.decoderFilters[next]!.endStreamPassed) this.decodeTrailers(next, this.requestTrailers);
     }
   }
 
@@ -389,21 +403,42 @@ export class FilterManager implements FilterChainFactoryCallbacks {
 
   private encodeEndPending = false;
 
+  /** Index of the encoder filter inside encodeTrailers (for addEncodedData), or -1. */
+  encodingTrailersAt = -1;
+
   encodeTrailers(from: number, trailers: HeaderMap): void {
     this.responseTrailers = trailers;
     for (let i = from; i >= 0; i--) {
       const f = this.encoderFilters[i]!;
-      if (!f.headersCalled || f.iterationState !== IterationState.Continue || f.dataStopped) return;
+      if (!f.headersCalled || f.iterationState === IterationState.StopAllBuffer || f.iterationState === IterationState.StopAllWatermark) return;
+      this.encodingTrailersAt = i;
       const status = f.filter.encodeTrailers(trailers);
+      this.encodingTrailersAt = -1;
       if (this.destroyed) return;
+      f.endStreamPassed = true;
       if (status === FilterTrailersStatus.StopIteration) {
         f.iterationState = IterationState.StopSingle;
-        f.headersContinued = true;
+        return;
+      }
+      if (f.iterationState !== IterationState.Continue || f.dataStopped) {
+        this.continueEncoding(f);
         return;
       }
     }
     this.encodeComplete = true;
     this.cb.encodeTrailersToCodec(trailers);
+  }
+
+  /** An encoder filter passes (transformed) data on toward the codec, releasing its held headers first. */
+  injectEncodedData(f: ActiveEncoderFilter, data: Buffer, endStream: boolean): void {
+    if (this.destroyed) return;
+    if (!f.headersContinued) {
+      f.headersContinued = true;
+      f.iterationState = IterationState.Continue;
+      this.encodeHeaders(f.index - 1, this.responseHeaders!, false);
+      if (this.destroyed) return;
+    }
+    this.encodeData(f.index - 1, data, endStream);
   }
 
   continueEncoding(f: ActiveEncoderFilter): void {

@@ -1,3 +1,5 @@
+import { hasGrpcContentType } from '../common/grpc/common.js';
+
 /** Header names the connection manager and router use, lower-cased once (Envoy's Http::Headers). */
 export const Headers = {
   Method: ':method',
@@ -47,6 +49,7 @@ export function httpToGrpcStatus(code: number): number {
   }
 }
 
+/** Envoy's Grpc::Common::hasGrpcContentType: application/grpc or application/grpc+... (grpc-web is not gRPC). */
 export function isGrpcRequest(contentType: string | undefined): boolean {
-  return contentType !== undefined && contentType.startsWith('application/grpc');
+  return hasGrpcContentType(contentType);
 }

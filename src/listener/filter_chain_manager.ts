@@ -10,6 +10,7 @@
 import { isIP } from 'node:net';
 import { isInternalAddress } from '../network/address.js';
 import type { NetworkFilterFactoryCb } from '../envoy/network/filter.js';
+import type { DownstreamTransportSocketFactory } from '../envoy/network/transport_socket.js';
 
 export interface CidrRange { readonly ip: string; readonly prefixLen: number }
 
@@ -30,8 +31,10 @@ export interface FilterChain {
   readonly name: string;
   readonly match: FilterChainMatchSpec;
   readonly filterFactories: ReadonlyArray<NetworkFilterFactoryCb>;
-  /** Transport socket ('raw_buffer' until TLS lands). */
-  readonly transportSocket: string;
+  /** The chain's TLS transport socket, or null for raw_buffer. */
+  readonly transportSocketFactory: DownstreamTransportSocketFactory | null;
+  /** transport_socket_connect_timeout in ms (0: the listener's default bound). */
+  readonly transportSocketConnectTimeoutMs: number;
 }
 
 /** What is known about a connection when its chain is chosen. */

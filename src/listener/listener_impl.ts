@@ -11,7 +11,13 @@ import { ConnectionCloseType, ConnectionEvent } from '../envoy/network/connectio
 import { ConnectionImpl } from '../network/connection_impl.js';
 import { addressToString } from '../network/address.js';
 import { createListenerStats, type ListenerStats } from '../stats/listener_stats.js';
-import type { FilterChainManager } from './filter_chain_manager.js';
+import type { FilterChain, FilterChainManager } from './filter_chain_manager.js';
+import type { ListenerFilterFactoryCb } from '../envoy/network/listener_filter.js';
+import type { SslConnectionInfo } from '../envoy/network/connection.js';
+import { runListenerFilters, type DetectedConnectionInfo } from './active_tcp_socket.js';
+
+/** Bound on a TLS handshake when the chain sets no transport_socket_connect_timeout. */
+const DEFAULT_TRANSPORT_SOCKET_CONNECT_TIMEOUT_MS = 15_000;
 
 export interface ListenerConfig {
   readonly name: string;
@@ -21,6 +27,10 @@ export interface ListenerConfig {
   readonly filterChainManager: FilterChainManager;
   readonly perConnectionBufferLimitBytes: number;
   readonly backlog: number;
+  readonly listenerFilters: ReadonlyArray<ListenerFilterFactoryCb>;
+  /** listener_filters_timeout (ms; 0 = none). Default 15 s. */
+  readonly listenerFiltersTimeoutMs: number;
+  readonly continueOnListenerFiltersTimeout: boolean;
   /** Raw Listener message, for /config_dump. */
   readonly config: unknown;
 }
@@ -28,6 +38,8 @@ export interface ListenerConfig {
 export class ListenerImpl {
   private server: Server | null = null;
   private readonly connections = new Set<ConnectionImpl>();
+  /** Sockets still in listener filters or a TLS handshake. */
+  private readonly pendingSockets = new Set<Socket>();
   readonly stats: ListenerStats;
   readonly scope: Scope;
   boundPort = 0;
@@ -66,6 +78,19 @@ export class ListenerImpl {
   private onAccept(socket: Socket): void {
     if (this.draining) { socket.destroy(); return; }
     this.stats.downstream_cx_total.inc();
+    socket.setNoDelay(true);
+    if (this.config.listenerFilters.length === 0) {
+      this.onListenerFiltersDone(socket, { serverName: '', transportProtocol: 'raw_buffer', applicationProtocols: [] });
+      return;
+    }
+    this.pendingSockets.add(socket);
+    socket.once('close', () => this.pendingSockets.delete(socket));
+    const c = this.config;
+    runListenerFilters(socket, c.listenerFilters, c.listenerFiltersTimeoutMs, c.continueOnListenerFiltersTimeout, this.stats,
+      (info) => this.onListenerFiltersDone(socket, info));
+  }
+
+  private onListenerFiltersDone(socket: Socket, info: DetectedConnectionInfo): void {
     const local = socket.localAddress ?? '';
     const remote = socket.remoteAddress ?? '';
     const chain = this.config.filterChainManager.findFilterChain({
@@ -73,17 +98,45 @@ export class ListenerImpl {
       localPort: socket.localPort ?? 0,
       remoteIp: remote.startsWith('::ffff:') ? remote.slice(7) : remote,
       remotePort: socket.remotePort ?? 0,
-      serverName: '',
-      transportProtocol: 'raw_buffer',
-      applicationProtocols: [],
+      serverName: info.serverName,
+      transportProtocol: info.transportProtocol,
+      applicationProtocols: info.applicationProtocols,
     });
     if (chain === null) {
       this.stats.no_filter_chain_match.inc();
       socket.destroy();
       return;
     }
-    socket.setNoDelay(true);
+    const ts = chain.transportSocketFactory;
+    if (ts === null) {
+      this.newConnection(socket, chain, info.serverName, null);
+      return;
+    }
+    // TLS: the network filters are built only once the handshake (and client-certificate checks) succeeded.
+    this.pendingSockets.add(socket);
+    let settled = false;
+    const timeoutMs = chain.transportSocketConnectTimeoutMs > 0 ? chain.transportSocketConnectTimeoutMs : DEFAULT_TRANSPORT_SOCKET_CONNECT_TIMEOUT_MS;
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      this.stats.downstream_cx_transport_socket_connect_timeout.inc();
+      this.pendingSockets.delete(socket);
+      socket.destroy();
+    }, timeoutMs);
+    ts.accept(socket, info.serverName, (result) => {
+      clearTimeout(timer);
+      this.pendingSockets.delete(socket);
+      if (settled) { result?.socket.destroy(); return; }
+      settled = true;
+      if (result === null) return;
+      this.newConnection(result.socket, chain, result.ssl?.sni || info.serverName, result.ssl);
+    });
+  }
+
+  private newConnection(socket: Socket, chain: FilterChain, serverName: string, ssl: SslConnectionInfo | null): void {
     const conn = new ConnectionImpl(socket, this.config.perConnectionBufferLimitBytes);
+    conn.requestedServerName = serverName;
+    conn.ssl = ssl;
     this.connections.add(conn);
     this.stats.downstream_cx_active.inc();
     const start = performance.now();
@@ -102,7 +155,10 @@ export class ListenerImpl {
     if (!conn.initializeReadFilters()) {
       // A chain with no filters closes at once, as Envoy does.
       conn.close(ConnectionCloseType.NoFlush);
+      return;
     }
+    // Listener filters leave the socket paused with what they read put back.
+    conn.resumeReadingIfEnabled();
   }
 
   /** Stops accepting new connections (existing ones carry on). Does not wait for them. */
@@ -114,5 +170,7 @@ export class ListenerImpl {
   /** Closes every connection now. */
   closeAllConnections(): void {
     for (const c of [...this.connections]) c.close(ConnectionCloseType.NoFlush);
+    for (const s of [...this.pendingSockets]) s.destroy();
+    this.pendingSockets.clear();
   }
 }

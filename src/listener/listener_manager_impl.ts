@@ -6,12 +6,19 @@
 import type { Listener } from '../generated/envoy/config/listener/v3/listener_pb.js';
 import type { FilterChain as FilterChainProto, FilterChainMatch } from '../generated/envoy/config/listener/v3/listener_components_pb.js';
 import type { CidrRange as CidrRangeProto } from '../generated/envoy/config/core/v3/address_pb.js';
-import type { NamedNetworkFilterConfigFactory } from '../envoy/config/typed_config.js';
+import type {
+  DownstreamTransportSocketConfigFactory,
+  NamedListenerFilterConfigFactory,
+  NamedNetworkFilterConfigFactory,
+  TransportSocketFactoryContext,
+} from '../envoy/config/typed_config.js';
+import type { ListenerFilterFactoryCb } from '../envoy/network/listener_filter.js';
 import type { NetworkFilterFactoryCb } from '../envoy/network/filter.js';
 import type { FactoryContext, ListenerFactoryInfo } from '../envoy/server/factory_context.js';
 import type { Scope } from '../envoy/stats/stats.js';
 import { ConfigError, withPathPrefix } from '../config/config_error.js';
 import { resolveTypedConfig } from '../config/registry.js';
+import { durationToMs } from '../config/well_known.js';
 import { getLogger } from '../common/logger.js';
 import { FilterChainManager, checkNoDuplicateMatches, type CidrRange, type FilterChain } from './filter_chain_manager.js';
 import { ListenerImpl } from './listener_impl.js';
@@ -61,12 +68,31 @@ export class ListenerManagerImpl {
     const info: ListenerFactoryInfo = { name, perConnectionBufferLimitBytes: bufferLimit, tls: false };
     const context = this.contextFactory(info, listenerScope);
 
+    const listenerFilters: ListenerFilterFactoryCb[] = [];
     for (const [i, lf] of listener.listenerFilters.entries()) {
-      throw new ConfigError(`${path}.listener_filters[${i}]`, `listener filter '${lf.name}' is not supported yet`);
+      const lp = `${path}.listener_filters[${i}]`;
+      if (lf.configType.case === 'configDiscovery') throw new ConfigError(`${lp}.config_discovery`, 'listener filter config discovery is not supported yet');
+      if (lf.filterDisabled !== undefined) throw new ConfigError(`${lp}.filter_disabled`, 'filter_disabled is not supported yet');
+      const resolved = resolveTypedConfig<NamedListenerFilterConfigFactory>('envoy.filters.listener', { name: lf.name, typedConfig: lf.configType.value }, lp, context);
+      if (resolved === null) throw new ConfigError(lp, `unknown listener filter '${lf.name}'`);
+      listenerFilters.push(withPathPrefix(`${lp}.typed_config`, () => resolved.factory.createListenerFilterFactory(resolved.config, context)));
     }
+    const tsContext: TransportSocketFactoryContext = {
+      scope: listenerScope,
+      configDir: context.configDir,
+      secretManager: context.secretManager ?? { findStaticSecret: () => undefined },
+      warn: (p, m) => context.warn(p, m),
+    };
     const buildChain = (fc: FilterChainProto, p: string): FilterChain => {
+      let transportSocketFactory: FilterChain['transportSocketFactory'] = null;
       if (fc.transportSocket !== undefined) {
-        throw new ConfigError(`${p}.transport_socket`, `transport_socket '${fc.transportSocket.name}' is not supported yet (TLS lands with HTTP/2 support)`);
+        const tp = `${p}.transport_socket`;
+        const ts = fc.transportSocket;
+        if (ts.configType.case !== 'typedConfig' && ts.configType.case !== undefined) throw new ConfigError(tp, 'transport_socket needs typed_config');
+        const resolved = resolveTypedConfig<DownstreamTransportSocketConfigFactory>('envoy.transport_sockets.downstream', { name: ts.name, typedConfig: ts.configType.value }, tp, context);
+        if (resolved === null) throw new ConfigError(tp, `unknown transport socket '${ts.name}'`);
+        const f = resolved.factory.createTransportSocketFactory(resolved.config, tsContext, fc.filterChainMatch?.serverNames ?? [], tp);
+        transportSocketFactory = f.implementsSecureTransport ? f : null;
       }
       const factories: NetworkFilterFactoryCb[] = fc.filters.map((f, j) => {
         const fp = `${p}.filters[${j}]`;
@@ -78,7 +104,13 @@ export class ListenerManagerImpl {
         }
         return withPathPrefix(`${fp}.typed_config`, () => resolved.factory.createFilterFactory(resolved.config, context));
       });
-      return { name: fc.name, match: matchSpec(fc.filterChainMatch), filterFactories: factories, transportSocket: 'raw_buffer' };
+      return {
+        name: fc.name,
+        match: matchSpec(fc.filterChainMatch),
+        filterFactories: factories,
+        transportSocketFactory,
+        transportSocketConnectTimeoutMs: durationToMs(fc.transportSocketConnectTimeout, 0),
+      };
     };
     const chains = listener.filterChains.map((fc, i) => buildChain(fc, `${path}.filter_chains[${i}]`));
     checkNoDuplicateMatches(chains, name);
@@ -94,6 +126,9 @@ export class ListenerManagerImpl {
       filterChainManager: new FilterChainManager(chains, defaultChain),
       perConnectionBufferLimitBytes: bufferLimit,
       backlog: listener.tcpBacklogSize ?? 511,
+      listenerFilters,
+      listenerFiltersTimeoutMs: durationToMs(listener.listenerFiltersTimeout, 15000),
+      continueOnListenerFiltersTimeout: listener.continueOnListenerFiltersTimeout,
       config: listener,
     }, listenerScope);
   }

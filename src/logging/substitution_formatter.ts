@@ -22,6 +22,7 @@ import { randomUUID } from 'node:crypto';
 import type { JsonValue } from '@bufbuild/protobuf';
 import type { HeaderMap } from '../envoy/http/header_map.js';
 import type { StreamInfo } from '../envoy/stream_info/stream_info.js';
+import type { SslConnectionInfo } from '../envoy/network/connection.js';
 import { responseFlagsToLongString, responseFlagsToShortString } from '../envoy/stream_info/response_flags.js';
 import { DateFormatter, formatDefaultTime, timeFormatHasNewline } from './date_formatter.js';
 import { LoggingConfigError } from './errors.js';
@@ -814,14 +815,35 @@ def('FILTER_STATE', Syntax.ParamsOptional | Syntax.LengthAllowed, (sub, len) => 
 def('UPSTREAM_FILTER_STATE', Syntax.ParamsOptional | Syntax.LengthAllowed,
   (sub, len) => filterStateField(sub, len, true));
 
-// TLS details: parse, print "-" until the TLS transport socket reports them.
+// TLS details of the downstream connection (Envoy prints "-" without TLS or without the value).
+function sslField(get: (ssl: SslConnectionInfo) => string | ReadonlyArray<string>): FormatterProvider {
+  return stringField((ctx) => {
+    const ssl = ctx.streamInfo.downstreamSslConnection;
+    if (ssl === null) return null;
+    const v = get(ssl);
+    const s = typeof v === 'string' ? v : v.join(',');
+    return s === '' ? null : s;
+  });
+}
+field('DOWNSTREAM_TLS_VERSION', sslField((s) => s.tlsVersion));
+field('DOWNSTREAM_TLS_CIPHER', sslField((s) => s.cipherSuite));
+field('DOWNSTREAM_PEER_URI_SAN', sslField((s) => s.uriSanPeerCertificate));
+field('DOWNSTREAM_PEER_DNS_SAN', sslField((s) => s.dnsSansPeerCertificate));
+field('DOWNSTREAM_LOCAL_URI_SAN', sslField((s) => s.uriSanLocalCertificate));
+field('DOWNSTREAM_PEER_SUBJECT', sslField((s) => s.subjectPeerCertificate));
+field('DOWNSTREAM_LOCAL_SUBJECT', sslField((s) => s.subjectLocalCertificate));
+field('DOWNSTREAM_PEER_FINGERPRINT_256', sslField((s) => s.sha256PeerCertificateDigest));
+// URL-encoded PEM, as Envoy's urlEncodedPemEncodedPeerCertificate().
+field('DOWNSTREAM_PEER_CERT', sslField((s) => s.pemEncodedPeerCertificate === '' ? '' : encodeURIComponent(s.pemEncodedPeerCertificate)));
+
+// Not reported yet: parse, print "-".
 for (const name of [
-  'DOWNSTREAM_PEER_URI_SAN', 'DOWNSTREAM_PEER_DNS_SAN', 'DOWNSTREAM_PEER_IP_SAN', 'DOWNSTREAM_PEER_EMAIL_SAN',
-  'DOWNSTREAM_PEER_OTHERNAME_SAN', 'DOWNSTREAM_LOCAL_URI_SAN', 'DOWNSTREAM_LOCAL_DNS_SAN', 'DOWNSTREAM_LOCAL_IP_SAN',
-  'DOWNSTREAM_LOCAL_EMAIL_SAN', 'DOWNSTREAM_LOCAL_OTHERNAME_SAN', 'DOWNSTREAM_PEER_SUBJECT',
-  'DOWNSTREAM_LOCAL_SUBJECT', 'DOWNSTREAM_PEER_ISSUER', 'DOWNSTREAM_TLS_SESSION_ID', 'DOWNSTREAM_TLS_CIPHER',
-  'DOWNSTREAM_TLS_VERSION', 'DOWNSTREAM_PEER_FINGERPRINT_256', 'DOWNSTREAM_PEER_FINGERPRINT_1',
-  'DOWNSTREAM_PEER_SERIAL', 'DOWNSTREAM_PEER_CERT', 'DOWNSTREAM_PEER_CHAIN_FINGERPRINTS_256',
+  'DOWNSTREAM_PEER_IP_SAN', 'DOWNSTREAM_PEER_EMAIL_SAN',
+  'DOWNSTREAM_PEER_OTHERNAME_SAN', 'DOWNSTREAM_LOCAL_DNS_SAN', 'DOWNSTREAM_LOCAL_IP_SAN',
+  'DOWNSTREAM_LOCAL_EMAIL_SAN', 'DOWNSTREAM_LOCAL_OTHERNAME_SAN',
+  'DOWNSTREAM_PEER_ISSUER', 'DOWNSTREAM_TLS_SESSION_ID',
+  'DOWNSTREAM_PEER_FINGERPRINT_1',
+  'DOWNSTREAM_PEER_SERIAL', 'DOWNSTREAM_PEER_CHAIN_FINGERPRINTS_256',
   'DOWNSTREAM_PEER_CHAIN_FINGERPRINTS_1', 'DOWNSTREAM_PEER_CHAIN_SERIALS',
   'UPSTREAM_PEER_URI_SAN', 'UPSTREAM_PEER_DNS_SAN', 'UPSTREAM_PEER_IP_SAN', 'UPSTREAM_LOCAL_URI_SAN',
   'UPSTREAM_LOCAL_DNS_SAN', 'UPSTREAM_LOCAL_IP_SAN', 'UPSTREAM_PEER_SUBJECT', 'UPSTREAM_PEER_ISSUER',

@@ -144,6 +144,11 @@ export class ConnectionImpl implements Connection {
 
   bufferLimit(): number { return this.limit; }
 
+  /** Resumes a socket left paused (by listener filters) unless a filter read-disabled the connection. */
+  resumeReadingIfEnabled(): void {
+    if (this.readDisableCount === 0 && this.socket.isPaused()) this.socket.resume();
+  }
+
   private onSocketClose(): void {
     const event = this.localCloseSeen ? ConnectionEvent.LocalClose : ConnectionEvent.RemoteClose;
     this.closed = true;

@@ -29,6 +29,7 @@ import { type CommonConfigImpl, type PerFilterConfigMap, compilePerFilterConfigs
 import { at, fail } from './config_error.js';
 import { readDataSource } from './data_source.js';
 import { durationToMs } from '../config/well_known.js';
+import { isGrpcRequestHeaders } from '../common/grpc/common.js';
 import { EMPTY_MUTATIONS, HeaderMutationChain, HeaderParser } from './header_parser.js';
 import {
   CONNECT_PATH_MATCHER, type PathMatcher, exactPathMatcher, pathEnd, pathSeparatedPrefixMatcher, prefixPathMatcher,
@@ -43,14 +44,6 @@ import { type WeightedClusterEntryImpl, WeightedClusters } from './weighted_clus
 export const DEFAULT_ROUTE_TIMEOUT_MS = 15000;
 
 const DENOMINATORS = [100, 10_000, 1_000_000] as const;
-
-/** Envoy's Grpc::Common::isGrpcRequestHeaders: a path and content-type application/grpc or application/grpc+... */
-export function isGrpcRequest(headers: HeaderMap): boolean {
-  if (headers.get(':path') === undefined) return false;
-  const ct = headers.get('content-type');
-  if (ct === undefined || !ct.startsWith('application/grpc')) return false;
-  return ct.length === 16 || ct.charCodeAt(16) === 43 /* + */;
-}
 
 /** CONNECT, or an HTTP/1 `Upgrade: connect-udp` (Envoy's isConnect || isConnectUdpRequest). */
 function isConnectRequest(headers: HeaderMap): boolean {
@@ -121,6 +114,9 @@ export class RouteEntryImpl implements RouteEntry {
   readonly grpcTimeoutHeaderMaxMs: number | null;
   /** `max_stream_duration.grpc_timeout_header_offset` in ms, or null. */
   readonly grpcTimeoutHeaderOffsetMs: number | null;
+  readonly usingNewTimeouts: boolean;
+  readonly maxGrpcTimeoutMs: number | null;
+  readonly grpcTimeoutOffsetMs: number | null;
   readonly autoHostRewrite: boolean;
   readonly appendXForwardedHost: boolean;
   /** `host_rewrite_literal` ('' = none). */
@@ -177,6 +173,9 @@ export class RouteEntryImpl implements RouteEntry {
     this.maxStreamDurationMs = msd?.maxStreamDuration === undefined ? null : durationToMs(msd.maxStreamDuration, 0);
     this.grpcTimeoutHeaderMaxMs = msd?.grpcTimeoutHeaderMax === undefined ? null : durationToMs(msd.grpcTimeoutHeaderMax, 0);
     this.grpcTimeoutHeaderOffsetMs = msd?.grpcTimeoutHeaderOffset === undefined ? null : durationToMs(msd.grpcTimeoutHeaderOffset, 0);
+    this.usingNewTimeouts = msd !== undefined;
+    this.maxGrpcTimeoutMs = action.maxGrpcTimeout === undefined ? null : durationToMs(action.maxGrpcTimeout, 0);
+    this.grpcTimeoutOffsetMs = action.grpcTimeoutOffset === undefined ? null : durationToMs(action.grpcTimeoutOffset, 0);
 
     const hr = action.hostRewriteSpecifier;
     this.hostRewriteLiteral = hr.case === 'hostRewriteLiteral' ? hr.value : '';
@@ -555,7 +554,7 @@ export class RouteImpl implements Route {
       return false;
     }
     if (this.runtimeNumerator >= 0 && random % this.runtimeDenominator >= this.runtimeNumerator) return false;
-    if (this.grpc && !isGrpcRequest(headers)) return false;
+    if (this.grpc && !isGrpcRequestHeaders(headers)) return false;
     if (this.headerMatchers !== null && !matchHeaders(headers, this.headerMatchers)) return false;
     if (this.queryMatchers !== null && !matchQueryParameters(path ?? '', this.queryMatchers)) return false;
     return true;

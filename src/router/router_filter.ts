@@ -22,6 +22,8 @@ import { ResponseFlag } from '../envoy/stream_info/response_flags.js';
 import { PoolFailureReason, type ClusterManager, type LoadBalancerContext, type ThreadLocalCluster } from '../envoy/upstream/cluster_manager.js';
 import type { Host } from '../envoy/upstream/host.js';
 import { UpstreamRequest } from './upstream_request.js';
+import { isGrpcRequestHeaders, GrpcStatus } from '../common/grpc/common.js';
+import { routeGlobalTimeoutMs, setGrpcTimeoutHeader, streamDurationTimeoutMs } from './timeouts.js';
 
 /** Router settings and stats shared by every stream of one HCM (built once). */
 export interface RouterConfig {
@@ -31,6 +33,8 @@ export interface RouterConfig {
   /** Honour x-envoy-upstream-rq-timeout-ms from the client. */
   readonly respectRequestTimeoutHeader: boolean;
   readonly stats: RouterStats;
+  /** `http.<stat_prefix>.downstream_rq_max_duration_reached` (the HCM's counter; the router runs the timer). */
+  readonly maxDurationReached: Counter;
 }
 
 export interface RouterStats {
@@ -70,6 +74,8 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
   private cluster: ThreadLocalCluster | null = null;
   private timeoutMs = 0;
   private timer: NodeJS.Timeout | null = null;
+  private maxDurationTimer: NodeJS.Timeout | null = null;
+  private grpcRequest = false;
   private downstreamResponseStarted = false;
   private downstreamEndStream = false;
   private requestHeaders: HeaderMap | null = null;
@@ -133,9 +139,17 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
     }
     this.cluster = cluster;
     si.upstreamClusterName = cluster.info.name;
+    this.grpcRequest = isGrpcRequestHeaders(headers);
 
-    // Timeout: the route's, or the client's x-envoy-upstream-rq-timeout-ms when trusted.
-    this.timeoutMs = entry.timeoutMs;
+    // Stream max duration (route max_stream_duration / grpc-timeout), counted from the stream start.
+    const maxDuration = streamDurationTimeoutMs(entry, headers, this.grpcRequest);
+    if (maxDuration !== null) {
+      const left = Math.max(0, maxDuration - (performance.now() - si.startTimeMonotonic));
+      this.maxDurationTimer = setTimeout(() => this.onStreamMaxDurationReached(), left);
+    }
+
+    // Timeout: the route's (or gRPC's, under max_grpc_timeout), or the client's x-envoy-upstream-rq-timeout-ms when trusted.
+    this.timeoutMs = routeGlobalTimeoutMs(entry, headers, this.grpcRequest);
     const hdrTimeout = headers.get('x-envoy-upstream-rq-timeout-ms');
     if (hdrTimeout !== undefined) {
       if (this.config.respectRequestTimeoutHeader) {
@@ -171,6 +185,7 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
     if (this.timeoutMs > 0 && !this.config.suppressEnvoyHeaders) {
       headers.set('x-envoy-expected-rq-timeout-ms', String(this.timeoutMs));
     }
+    setGrpcTimeoutHeader(entry, headers, this.grpcRequest, this.timeoutMs);
 
     cb.addDownstreamWatermarkCallbacks(this);
     si.attemptCount = 1;
@@ -220,6 +235,22 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
     this.cb.streamInfo.setResponseFlag(ResponseFlag.UpstreamRequestTimeout);
     this.done = true;
     this.cb.sendLocalReply(504, 'upstream request timeout', { details: 'upstream_response_timeout' });
+  }
+
+  /** The HCM's onStreamMaxDurationReached: 408 (504 once the request is in), gRPC DEADLINE_EXCEEDED. */
+  private onStreamMaxDurationReached(): void {
+    this.maxDurationTimer = null;
+    if (this.done && this.upstreamRequest === null) return;
+    this.config.maxDurationReached.inc();
+    const ur = this.upstreamRequest;
+    this.upstreamRequest = null;
+    this.clearTimer();
+    ur?.resetStream();
+    this.releaseRequest();
+    this.done = true;
+    const code = this.cb.streamInfo.lastDownstreamRxByteReceived !== null ? 504 : 408;
+    // After the response started this resets the stream instead.
+    this.cb.sendLocalReply(code, 'downstream duration timeout', { details: 'max_duration_timeout', grpcStatus: GrpcStatus.DeadlineExceeded });
   }
 
   private sendOverflowReply(): void {
@@ -322,6 +353,7 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
     const ur = this.upstreamRequest;
     this.cb.streamInfo.lastUpstreamRxByteReceived = performance.now();
     this.clearTimer();
+    this.clearMaxDurationTimer();
     if (ur !== null) {
       this.cluster!.info.stats.upstream_rq_time.recordValue(ur.elapsedMs());
       ur.onComplete();
@@ -347,6 +379,10 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
     if (this.timer !== null) { clearTimeout(this.timer); this.timer = null; }
   }
 
+  private clearMaxDurationTimer(): void {
+    if (this.maxDurationTimer !== null) { clearTimeout(this.maxDurationTimer); this.maxDurationTimer = null; }
+  }
+
   private releaseRequest(): void {
     if (this.holdsRequestSlot) {
       this.holdsRequestSlot = false;
@@ -356,6 +392,7 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
 
   onDestroy(): void {
     this.clearTimer();
+    this.clearMaxDurationTimer();
     const ur = this.upstreamRequest;
     if (ur !== null) {
       // The client went away (or the stream was reset): nothing may leak upstream.

@@ -18,6 +18,7 @@ import { TagProducer, tagProducerConfigFromProto } from '../stats/tag_extractor.
 import { durationToMs } from '../config/well_known.js';
 import { AccessLogManager, setDefaultAccessLogManager } from '../logging/access_log_file.js';
 import { ListenerManagerImpl } from '../listener/listener_manager_impl.js';
+import { SecretManagerImpl } from '../secret/secret_manager_impl.js';
 import { registerBuiltinExtensions } from '../extensions/index.js';
 import { createClusterManager, type ServerClusterManager } from './cluster_manager_factory.js';
 import { DrainManager } from './drain_manager.js';
@@ -39,6 +40,7 @@ export class Server {
   clusterManager!: ServerClusterManager;
   listenerManager!: ListenerManagerImpl;
   admin: RunningAdmin | null = null;
+  secretManager!: SecretManagerImpl;
   localInfo!: LocalInfo;
   private shuttingDown = false;
   private readonly warnings: string[] = [];
@@ -71,6 +73,9 @@ export class Server {
     this.state = 'INITIALIZING';
 
     const root = this.stats.rootScope;
+    this.secretManager = new SecretManagerImpl();
+    const secretManager = this.secretManager;
+    this.rethrowWithPosition(() => secretManager.addStaticSecrets(b.staticResources?.secrets ?? [], 'static_resources.secrets'));
     const baseContext = (listener: ListenerFactoryInfo | null, listenerScope: Scope): FactoryContext => ({
       scope: root,
       listenerScope,
@@ -81,9 +86,12 @@ export class Server {
       listener,
       unpackAny: (any, path) => unpackAny(any as never, path),
       warn: (path, message) => { this.warnings.push(`${path}: ${message}`); log.warn(`${path}: ${message}`); },
+      secretManager,
     });
 
-    this.clusterManager = this.rethrowWithPosition(() => createClusterManager(this, b));
+    this.clusterManager = this.rethrowWithPosition(() => createClusterManager(this, b, {
+      secretManager, configDir: this.loaded.configDir, warn: (path, message) => { this.warnings.push(`${path}: ${message}`); log.warn(`${path}: ${message}`); },
+    }));
     if (bind) await this.clusterManager.initialize();
 
     this.listenerManager = new ListenerManagerImpl(root, (info, scope) => baseContext(info, scope));

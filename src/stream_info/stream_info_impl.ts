@@ -2,6 +2,7 @@
 import type { Protocol } from '../envoy/http/protocol.js';
 import type { StreamInfo } from '../envoy/stream_info/stream_info.js';
 import type { HostDescription } from '../envoy/upstream/host.js';
+import type { SslConnectionInfo } from '../envoy/network/connection.js';
 
 export class StreamInfoImpl implements StreamInfo {
   readonly startTime = Date.now();
@@ -21,6 +22,7 @@ export class StreamInfoImpl implements StreamInfo {
   upstreamLocalAddress: string | null = null;
   upstreamTransportFailureReason: string | null = null;
   requestedServerName = '';
+  downstreamSslConnection: SslConnectionInfo | null = null;
   routeName: string | null = null;
   virtualClusterName: string | null = null;
   requestId: string | null = null;

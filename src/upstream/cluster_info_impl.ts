@@ -196,7 +196,11 @@ function protocolOf(
         };
       }
       case 'autoConfig':
-        throw notSupportedYet(`${path}.auto_config`, 'ALPN-negotiated upstream protocol (auto_config)');
+        // HTTP/1 or HTTP/2 by ALPN: the server's pool factory picks per connection (TLS required there).
+        if (opt.value.http3ProtocolOptions !== undefined) {
+          throw notSupportedYet(`${path}.auto_config.http3_protocol_options`, 'upstream HTTP/3');
+        }
+        return { protocol: 'http1', useDownstream: false, http1: opt.value.httpProtocolOptions, http2: opt.value.http2ProtocolOptions };
     }
   }
   // Deprecated cluster-level fields.

@@ -13,7 +13,7 @@ import { REPO_ROOT } from '../support/legate_process.js';
 const SRC = join(REPO_ROOT, 'src');
 const RANK: Record<string, number> = {
   envoy: 0, generated: 0, common: 0,
-  config: 1, stats: 1, logging: 1, stream_info: 1, event: 1, runtime: 1,
+  config: 1, secret: 1, stats: 1, logging: 1, stream_info: 1, event: 1, runtime: 1,
   network: 2, xds: 2,
   'http/codec': 3,
   upstream: 4,

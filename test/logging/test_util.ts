@@ -46,6 +46,7 @@ export class TestStreamInfo implements StreamInfo {
   downstreamDirectRemoteAddress = '';
   downstreamLocalAddress = '';
   requestedServerName = '';
+  downstreamSslConnection: import('../../src/envoy/network/connection.js').SslConnectionInfo | null = null;
   routeName: string | null = null;
   virtualClusterName: string | null = null;
   requestId: string | null = null;

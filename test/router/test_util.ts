@@ -102,6 +102,7 @@ export function streamInfo(overrides: Partial<StreamInfo> = {}): StreamInfo {
     downstreamDirectRemoteAddress: '10.0.0.1:5555',
     downstreamLocalAddress: '127.0.0.1:10000',
     requestedServerName: '',
+    downstreamSslConnection: null,
     routeName: null,
     virtualClusterName: null,
     requestId: null,

@@ -193,7 +193,15 @@ typed_extension_protocol_options:
     assert.ok(ds.http2ProtocolOptions);
   });
 
-  test('auto_config and HTTP/3 are rejected as not supported yet, naming the field', () => {
+  test('auto_config compiles (the pool picks HTTP/1 or HTTP/2 by ALPN); its http3_protocol_options are rejected, naming the field', () => {
+    const i = info(`
+name: auto
+typed_extension_protocol_options:
+  envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+    "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+    auto_config: { http2_protocol_options: { max_concurrent_streams: 7 } }
+`);
+    assert.equal(i.http2ProtocolOptions?.maxConcurrentStreams, 7);
     assert.throws(
       () =>
         info(`
@@ -201,11 +209,11 @@ name: auto
 typed_extension_protocol_options:
   envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
     "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-    auto_config: {}
+    auto_config: { http3_protocol_options: {} }
 `),
       (e: unknown) =>
         e instanceof ConfigError &&
-        e.fieldPath === 'clusters["auto"].typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].auto_config' &&
+        e.fieldPath === 'clusters["auto"].typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].auto_config.http3_protocol_options' &&
         /not supported yet/.test(e.message),
     );
   });

@@ -56,3 +56,34 @@ export interface AccessLogInstanceFactory extends TypedFactory {
   /** `filter` is the entry's compiled AccessLog.filter (null: log everything). */
   createAccessLogInstance(config: Message, context: FactoryContext, filter: AccessLogFilter | null): AccessLogInstance;
 }
+
+/** What a transport socket factory gets to build itself (Envoy's TransportSocketFactoryContext). */
+export interface TransportSocketFactoryContext {
+  /** The listener's (`listener.<addr>.`) or cluster's (`cluster.<name>.`) scope; ssl stats go under `ssl.`. */
+  readonly scope: import('../stats/stats.js').Scope;
+  /** Where relative file names are resolved from. */
+  readonly configDir: string;
+  readonly secretManager: import('../secret/secret_manager.js').SecretManager;
+  warn(path: string, message: string): void;
+}
+
+export interface DownstreamTransportSocketConfigFactory extends TypedFactory {
+  readonly category: 'envoy.transport_sockets.downstream';
+  /** `serverNames` are the chain's filter_chain_match.server_names; `path` the transport_socket field path. */
+  createTransportSocketFactory(
+    config: Message, context: TransportSocketFactoryContext, serverNames: ReadonlyArray<string>, path: string,
+  ): import('../network/transport_socket.js').DownstreamTransportSocketFactory;
+}
+
+export interface UpstreamTransportSocketConfigFactory extends TypedFactory {
+  readonly category: 'envoy.transport_sockets.upstream';
+  createTransportSocketFactory(
+    config: Message, context: TransportSocketFactoryContext, path: string,
+  ): import('../network/transport_socket.js').UpstreamTransportSocketFactory;
+}
+
+export interface NamedListenerFilterConfigFactory extends TypedFactory {
+  readonly category: 'envoy.filters.listener';
+  /** Validates `config` once and returns what makes one filter per accepted socket. */
+  createListenerFilterFactory(config: Message, context: FactoryContext): import('../network/listener_filter.js').ListenerFilterFactoryCb;
+}

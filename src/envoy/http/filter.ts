@@ -92,6 +92,12 @@ export interface StreamDecoderFilterCallbacks extends StreamFilterCallbacks {
   decodingBuffer(): Buffer | null;
   /** Adds to the buffered request body (for a filter that re-injects data). */
   addDecodedData(data: Buffer, streamingFilter: boolean): void;
+  /**
+   * Passes `data` to the filters after this one (a filter that transforms the
+   * body calls this, then returns StopIterationNoBuffer). Releases headers this
+   * filter still holds first.
+   */
+  injectDecodedDataToFilterChain(data: Buffer, endStream: boolean): void;
   /** Inserts trailers during decodeData(endStream) processing. */
   addDecodedTrailers(): HeaderMap;
   /** Back-pressure from upstream: the filter asks the manager to stop reading downstream. */
@@ -111,7 +117,10 @@ export interface StreamEncoderFilterCallbacks extends StreamFilterCallbacks {
   /** The response headers (null before encodeHeaders). */
   responseHeaders(): HeaderMap | null;
   encodingBuffer(): Buffer | null;
+  /** Buffers response data; called from encodeTrailers it goes on at once, ahead of the trailers. */
   addEncodedData(data: Buffer, streamingFilter: boolean): void;
+  /** As injectDecodedDataToFilterChain, toward the codec (releasing held response headers first). */
+  injectEncodedDataToFilterChain(data: Buffer, endStream: boolean): void;
   addEncodedTrailers(): HeaderMap;
   /** Back-pressure from downstream into the encoder chain. */
   onEncoderFilterAboveWriteBufferHighWatermark(): void;

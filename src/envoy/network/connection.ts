@@ -49,6 +49,8 @@ export interface SslConnectionInfo {
   readonly sha256PeerCertificateDigest: string;
   /** The peer certificate, PEM ('' when none). */
   readonly pemEncodedPeerCertificate: string;
+  /** The peer's chain as sent, leaf first, PEM ('' when none). */
+  readonly pemEncodedPeerCertificateChain: string;
   readonly uriSanLocalCertificate: ReadonlyArray<string>;
   readonly subjectLocalCertificate: string;
 }

@@ -74,6 +74,20 @@ export interface RouteEntry extends HeaderMutations {
   /** 0 = none. */
   readonly idleTimeoutMs: number;
   /**
+   * The route has `max_stream_duration` (Envoy's usingNewTimeouts): the stream
+   * is bounded by it (and by grpc-timeout), and `timeout`/`max_grpc_timeout` no longer apply.
+   */
+  readonly usingNewTimeouts: boolean;
+  /** `max_stream_duration.max_stream_duration` in ms (0 = none), or null when unset. */
+  readonly maxStreamDurationMs: number | null;
+  /** `max_stream_duration.grpc_timeout_header_max` in ms (0 = uncapped), or null: grpc-timeout ignored. */
+  readonly grpcTimeoutHeaderMaxMs: number | null;
+  readonly grpcTimeoutHeaderOffsetMs: number | null;
+  /** Legacy `max_grpc_timeout` in ms (0 = infinite), or null when unset. */
+  readonly maxGrpcTimeoutMs: number | null;
+  /** Legacy `grpc_timeout_offset` in ms, or null. */
+  readonly grpcTimeoutOffsetMs: number | null;
+  /**
    * Rewrites `:path` (prefix_rewrite / regex_rewrite) and `:authority`
    * (host_rewrite_literal), keeping the original in x-envoy-original-path when
    * asked. Called by the router before the request goes upstream.

@@ -44,4 +44,6 @@ export interface FactoryContext {
   unpackAny(any: unknown, path: string): import('@bufbuild/protobuf').Message;
   /** Warnings collected while building (deprecated fields...), shown at start-up. */
   warn(path: string, message: string): void;
+  /** Static (bootstrap) secrets for TLS contexts; absent in contexts built without a server. */
+  readonly secretManager?: import('../secret/secret_manager.js').SecretManager;
 }

@@ -5,6 +5,7 @@
  */
 import type { Protocol } from '../http/protocol.js';
 import type { HostDescription } from '../upstream/host.js';
+import type { SslConnectionInfo } from '../network/connection.js';
 
 export interface StreamInfo {
   /** Wall-clock start, ms since the epoch (%START_TIME%). */
@@ -42,6 +43,8 @@ export interface StreamInfo {
   downstreamDirectRemoteAddress: string;
   downstreamLocalAddress: string;
   requestedServerName: string;
+  /** TLS facts of the downstream connection (null: plaintext). */
+  downstreamSslConnection: SslConnectionInfo | null;
   routeName: string | null;
   virtualClusterName: string | null;
   requestId: string | null;

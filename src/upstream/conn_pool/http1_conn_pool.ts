@@ -39,14 +39,17 @@ import {
 } from '../../http/codec/http1/client_connection.js';
 import type { Http1ClientSettings } from '../../http/codec/http1/settings.js';
 import { ConnPoolImplBase, delayedConnectError } from './conn_pool_base.js';
+import type { UpstreamTransportSocketFactory } from '../../envoy/network/transport_socket.js';
 
 export interface Http1ConnPoolOptions {
   /** Circuit-breaker priority (0 DEFAULT, 1 HIGH). */
   priority?: number;
   /** Codec settings; bufferLimit defaults to the cluster's per_connection_buffer_limit_bytes. */
   codecSettings?: Partial<Http1ClientSettings>;
-  /** Makes the upstream socket (a transport socket, or tests). Default: TCP to host.address:host.port. */
+  /** Makes the upstream socket (tests). Default: the transport socket, else TCP to host.address:host.port. */
   createSocket?: (host: Host) => net.Socket;
+  /** The cluster's transport socket (tls): connections are ready after its handshake. */
+  transportSocket?: UpstreamTransportSocketFactory;
 }
 
 const enum ClientState { Connecting, Ready, Busy, Closed }
@@ -75,13 +78,15 @@ class ActiveClient implements Http1ClientConnectionCallbacks {
   private rxCounted = 0;
   private txCounted = 0;
 
-  constructor(private readonly pool: Http1ConnPool, readonly socket: net.Socket) {
+  constructor(private readonly pool: Http1ConnPool, readonly socket: net.Socket, readyEvent: 'connect' | 'secureConnect' = 'connect') {
     const max = pool.cluster.maxRequestsPerConnection;
     this.remainingRequests = max > 0 ? max : Infinity;
     socket.setNoDelay(true);
-    socket.on('connect', () => this.onConnect());
+    socket.on(readyEvent, () => this.onConnect());
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (this.state === ClientState.Connecting && this.failureReason === '') this.failureReason = delayedConnectError(err);
+      if (this.state === ClientState.Connecting && this.failureReason === '') {
+        this.failureReason = pool.transportSocket?.transportFailureReason(err) ?? delayedConnectError(err);
+      }
     });
     socket.on('end', () => pool.onClientUnusable(this));
     socket.on('close', () => pool.onClientClosed(this));
@@ -143,7 +148,8 @@ class ActiveClient implements Http1ClientConnectionCallbacks {
 export class Http1ConnPool extends ConnPoolImplBase implements HttpConnectionPool {
   readonly protocol: UpstreamProtocol = 'http1';
   readonly codecSettings: Partial<Http1ClientSettings>;
-  private readonly createSocket: (host: Host) => net.Socket;
+  private readonly createSocket: ((host: Host) => net.Socket) | null;
+  readonly transportSocket: UpstreamTransportSocketFactory | null;
   /** Idle connections; the most recently used is reused first (LIFO keeps few connections warm). */
   private readonly ready: ActiveClient[] = [];
   private readonly clients = new Set<ActiveClient>();
@@ -153,7 +159,8 @@ export class Http1ConnPool extends ConnPoolImplBase implements HttpConnectionPoo
   constructor(host: Host, options: Http1ConnPoolOptions = {}) {
     super(host, options.priority ?? 0);
     this.codecSettings = { bufferLimit: host.cluster.perConnectionBufferLimitBytes, ...options.codecSettings };
-    this.createSocket = options.createSocket ?? ((h) => net.connect({ host: h.address, port: h.port }));
+    this.createSocket = options.createSocket ?? null;
+    this.transportSocket = options.transportSocket ?? null;
   }
 
   // ---- HttpConnectionPool ----
@@ -238,8 +245,16 @@ export class Http1ConnPool extends ConnPoolImplBase implements HttpConnectionPoo
     this.host.stats.cx_active++;
     this.resources.connections.inc();
     this.connecting++;
-    const c = new ActiveClient(this, this.createSocket(this.host));
+    const h = this.host;
+    const c = this.createSocket !== null ? new ActiveClient(this, this.createSocket(h))
+      : this.transportSocket !== null ? this.openTransport(h, this.transportSocket)
+      : new ActiveClient(this, net.connect({ host: h.address, port: h.port }));
     this.clients.add(c);
+  }
+
+  private openTransport(h: Host, ts: UpstreamTransportSocketFactory): ActiveClient {
+    const t = ts.connect(h.address, h.port, h.hostname);
+    return new ActiveClient(this, t.socket, t.readyEvent);
   }
 
   /** @internal */

@@ -76,6 +76,8 @@ export interface Http2ConnPoolOptions {
   createConnection?: (host: Host) => Duplex;
   /** URL scheme of the sessions and the default `:scheme` of requests. Default `http`. */
   scheme?: 'http' | 'https';
+  /** The transport failure reason for a socket error before the session is ready (TLS errors), or null. */
+  transportFailureReason?: (err: Error) => string | null;
   /** Overrides the codec settings read from the cluster's http2_protocol_options. */
   codecOptions?: Partial<Http2CodecOptions>;
 }
@@ -216,7 +218,9 @@ class Http2ActiveClient implements Http2StreamOwner {
   }
 
   private onError(err: NodeJS.ErrnoException): void {
-    if (this.state === ClientState.Connecting && this.failureReason === '') this.failureReason = connectFailureReason(err);
+    if (this.state === ClientState.Connecting && this.failureReason === '') {
+      this.failureReason = this.pool.transportFailureReason?.(err) ?? connectFailureReason(err);
+    }
     // nghttp2 failed the session (a frame it could not process).
     if (err.code === 'ERR_HTTP2_ERROR') this.pool.stats.upstream_cx_protocol_error.inc();
   }
@@ -291,6 +295,7 @@ export class Http2ConnPool extends ConnPoolImplBase implements HttpConnectionPoo
   /** The concurrent-stream limit the latest session got from its server (null until one did). */
   learnedConcurrentLimit: number | null = null;
   private readonly createConnection: (host: Host) => Duplex;
+  readonly transportFailureReason: ((err: Error) => string | null) | undefined;
   /** Every session not yet closed, oldest first (streams fill the oldest ready session first). */
   private readonly clients: Http2ActiveClient[] = [];
 
@@ -298,7 +303,8 @@ export class Http2ConnPool extends ConnPoolImplBase implements HttpConnectionPoo
     super(host, options.priority ?? 0);
     this.codecOptions = codecOptionsFor(host.cluster, options.codecOptions);
     this.scheme = options.scheme ?? 'http';
-    this.createConnection = options.createConnection ?? ((h) => net.connect({ host: h.address, port: h.port }));
+    this.transportFailureReason = options.transportFailureReason;
+    this.createConnection = options.createConnection ?? ((h) => net.connect({ host: h.address, port: h.port, noDelay: true }));
   }
 
   // ---- HttpConnectionPool ----

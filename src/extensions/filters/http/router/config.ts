@@ -21,6 +21,7 @@ export const routerFactory: NamedHttpFilterConfigFactory = {
       respectRequestTimeoutHeader: true,
       // Filter factories get Envoy's `http.<stat_prefix>.`; the stats block wants the bare prefix.
       stats: createRouterStats(context.scope, statPrefix.replace(/^http\./, '').replace(/\.$/, '')),
+      maxDurationReached: context.scope.counter(`${statPrefix}downstream_rq_max_duration_reached`),
     };
     return (callbacks) => callbacks.addStreamDecoderFilter(new RouterFilter(routerConfig));
   },

@@ -17,6 +17,7 @@ import { durationToMs } from '../../../../config/well_known.js';
 import { resolveTypedConfig } from '../../../../config/registry.js';
 import { ServerHeaderTransformation, type CodecType, type ConnectionManagerConfig, type UpgradeSetting } from '../../../../http/conn_manager_config.js';
 import { ConnectionManagerImpl } from '../../../../http/conn_manager_impl.js';
+import type { ClientCertDetail, ForwardClientCertConfig, ForwardClientCertType } from '../../../../http/forward_client_cert.js';
 import { createHttpConnManagerListenerStats, createHttpConnManagerStats } from '../../../../stats/http_conn_manager_stats.js';
 import { compileRouteTable } from '../../../../router/config_impl.js';
 import { compileFormat } from '../../../../logging/substitution_formatter.js';
@@ -166,7 +167,19 @@ export function compileConnectionManagerConfig(hcm: HttpConnectionManager, conte
     mergeSlashes: hcm.mergeSlashes,
     bufferLimit,
     tls: context.listener?.tls ?? false,
+    forwardClientCert: forwardClientCertConfig(hcm),
   };
+}
+
+function forwardClientCertConfig(hcm: HttpConnectionManager): ForwardClientCertConfig {
+  const d = hcm.setCurrentClientCertDetails;
+  const details: ClientCertDetail[] = [];
+  if (d?.subject === true) details.push('Subject');
+  if (d?.cert === true) details.push('Cert');
+  if (d?.chain === true) details.push('Chain');
+  if (d?.dns === true) details.push('DNS');
+  if (d?.uri === true) details.push('URI');
+  return { type: hcm.forwardClientCertDetails as number as ForwardClientCertType, details };
 }
 
 export const httpConnectionManagerFactory: NamedNetworkFilterConfigFactory = {

@@ -48,6 +48,7 @@ export class TcpProxyFilter implements ReadFilter, ConnectionCallbacks {
     const c = callbacks.connection;
     this.streamInfo = new StreamInfoImpl(null, c.remoteAddress, c.remoteAddress, c.localAddress);
     this.streamInfo.requestedServerName = c.requestedServerName;
+    this.streamInfo.downstreamSslConnection = c.ssl;
     c.addConnectionCallbacks(this);
   }
 
