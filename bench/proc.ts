@@ -169,10 +169,13 @@ export function onCleanup(fn: () => void): void {
 
 function killAllSync(): void {
   for (const t of live) {
-    try {
-      t.proc.kill('SIGKILL');
-    } catch {
-      // ignore
+    // The whole tree: an nginx master killed alone leaves its worker running.
+    for (const pid of [...descendants(t.pid), t.pid]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
     }
   }
   live.clear();
@@ -244,6 +247,28 @@ function procStat(pid: number): { ppid: number; ticks: number } | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Live descendants of pid (children first found, then theirs); one scan of /proc. */
+export function descendants(pid: number): number[] {
+  const kids = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    const p = Number(name);
+    if (!Number.isInteger(p) || p <= 0) continue;
+    const st = procStat(p);
+    if (!st) continue;
+    const arr = kids.get(st.ppid);
+    if (arr) arr.push(p);
+    else kids.set(st.ppid, [p]);
+  }
+  const out: number[] = [];
+  const stack = [...(kids.get(pid) ?? [])];
+  while (stack.length) {
+    const p = stack.pop()!;
+    out.push(p);
+    stack.push(...(kids.get(p) ?? []));
+  }
+  return out;
 }
 
 /** CPU seconds used so far by each pid together with its (live) descendants; one scan of /proc. */

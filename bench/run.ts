@@ -3,6 +3,7 @@
 //
 //   npm run bench -- [--rounds 5] [--duration 10] [--warmup 3] [--connections 50]
 //                    [--peers legate,undici,node-http,nginx] [--sizes small,large] [--quick]
+//   npm run bench -- --suite h2|grpc|h2,grpc [...]   HTTP/2 and gRPC suites (bench/run_h2.ts)
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -15,15 +16,12 @@ import { findNginx } from './peers/nginx.js';
 import { loadUndici } from './peers/undici_load.js';
 import {
   commandExists,
-  coreUsage,
   haveTaskset,
   httpGet,
   installCleanupHandlers,
   onCleanup,
-  sampleCores,
   spawnTracked,
   stopTracked,
-  treesCpuSeconds,
   waitForListening,
   waitForQuiet,
   type Tracked,
@@ -43,6 +41,9 @@ import {
   type Summary,
 } from './stats.js';
 import { repoRoot } from './util.js';
+import { startCpuWindow } from './cpu_window.js';
+import { runH2Suites } from './run_h2.js';
+import type { H2Suite } from './peers/h2_peers.js';
 import { invalidReasons, parseWrkOutput, startWrk, type WrkResult } from './wrk.js';
 
 const SIZES: Record<string, { path: string; bytes: number; body: Buffer }> = {
@@ -53,6 +54,9 @@ const SIZES: Record<string, { path: string; bytes: number; body: Buffer }> = {
 const HELP = `Legate macro benchmark (bench/README.md)
 
 usage: npm run bench -- [flags]        (or: node dist/bench/run.js [flags])
+
+  --suite h1|h2|grpc   h1 (default): wrk over HTTP/1.1, the flags below;
+                       h2, grpc or h2,grpc: h2load over h2c/TLS (see --suite h2 --help)
 
   --rounds N           rounds; each runs every peer x size once (default 5)
   --duration S         measured seconds per run (default 10)
@@ -280,21 +284,12 @@ async function runWrkOnce(
     cpu: opts.loadCpu,
     expectBodyBytes: s.bytes,
   });
-  // CPU of [peer, origin, wrk] (origin = peer for the direct baseline).
-  const pids = measure ? [measure.peer.pid, measure.origin.pid, run.child.pid] : [];
-  const t0 = process.hrtime.bigint();
-  const c0 = sampleCores();
-  const cpu0 = measure ? treesCpuSeconds(pids) : [];
-  // Sample the end just before wrk is due to finish: after it exits, the
-  // proxy goes idle and would dilute the numbers.
-  let endSample: { t: bigint; c: ReturnType<typeof sampleCores>; cpu: number[] } | undefined;
-  const timer = measure
-    ? setTimeout(() => {
-        endSample = { t: process.hrtime.bigint(), c: sampleCores(), cpu: treesCpuSeconds(pids) };
-      }, Math.max(500, durationS * 1000 - 250))
+  // CPU of peer, origin and wrk (origin = peer for the direct baseline).
+  const window = measure
+    ? startCpuWindow({ peer: measure.peer.pid, origin: measure.origin.pid, load: run.child.pid }, durationS, opts)
     : undefined;
   const { stdout, code } = await run.result;
-  if (timer) clearTimeout(timer);
+  const cpu: Partial<RunRecord> | undefined = window?.finish();
   let wrk: WrkResult | undefined;
   const reasons: string[] = [];
   try {
@@ -304,39 +299,34 @@ async function runWrkOnce(
     reasons.push(`could not parse wrk output (exit ${code}): ${(e as Error).message.split('\n')[0]}`);
   }
   if (code !== 0) reasons.push(`wrk exited with ${code}: ${run.child.tail().split('\n').slice(-3).join(' | ')}`);
-  let cpu: Partial<RunRecord> | undefined;
-  if (measure && endSample) {
-    const wall = Number(endSample.t - t0) / 1e9;
-    const proxyCore = opts.proxyCpu && /^\d+$/.test(opts.proxyCpu) ? coreUsage(c0, endSample.c, `cpu${opts.proxyCpu}`) : undefined;
-    const loadCore = opts.loadCpu && /^\d+$/.test(opts.loadCpu) ? coreUsage(c0, endSample.c, `cpu${opts.loadCpu}`) : undefined;
-    const pct = (sec: number): number => (sec / wall) * 100;
-    const used = (i: number): number => pct(endSample!.cpu[i]! - cpu0[i]!);
-    cpu = {
-      peerCpuPct: used(0),
-      originCpuPct: measure.origin !== measure.peer ? used(1) : undefined,
-      wrkCpuPct: used(2),
-      proxyCoreBusyPct: proxyCore?.busyPct,
-      loadCoreBusyPct: loadCore?.busyPct,
-      proxyCoreStealPct: proxyCore?.stealPct,
-      loadCoreStealPct: loadCore?.stealPct,
-    };
-    // Time on each core that went to neither the bench's processes nor idle:
-    // other processes, plus what the hypervisor took (steal).
-    const direct = measure.origin === measure.peer;
-    if (proxyCore && !direct) {
-      cpu.proxyNoisePct = Math.max(0, proxyCore.busyPct - cpu.peerCpuPct!) + proxyCore.stealPct;
-    }
-    if (loadCore) {
-      const ours = cpu.wrkCpuPct! + (direct ? cpu.peerCpuPct! : (cpu.originCpuPct ?? 0));
-      cpu.loadNoisePct = Math.max(0, loadCore.busyPct - ours) + loadCore.stealPct;
-    }
-  }
   return { wrk, text: stdout, reasons, cpu };
 }
 
 // ---------------------------------------------------------------------------
 
+/** Take `--suite X` / `--suite=X` out of argv; the h2 suites have their own flags. */
+function takeSuite(argv: string[]): { suites: string[]; rest: string[] } {
+  const rest: string[] = [];
+  let value: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--suite') value = argv[++i];
+    else if (a.startsWith('--suite=')) value = a.slice('--suite='.length);
+    else rest.push(a);
+  }
+  const suites = (value ?? 'h1').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const s of suites) if (!['h1', 'h2', 'grpc'].includes(s)) throw new Error(`--suite: unknown ${s} (known: h1, h2, grpc)`);
+  if (suites.includes('h1') && suites.length > 1) throw new Error('--suite h1 runs alone (its flags differ from the h2 suites)');
+  return { suites, rest };
+}
+
 async function main(): Promise<void> {
+  const { suites, rest } = takeSuite(process.argv.slice(2));
+  if (!suites.includes('h1')) {
+    await runH2Suites(suites as H2Suite[], rest);
+    return;
+  }
+  process.argv.splice(2, process.argv.length - 2, ...rest);
   const root = repoRoot();
   const opts = parseOptions(root);
   installCleanupHandlers();

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the macro bench needs from the system: wrk, nginx, taskset.
-# Idempotent: does nothing when all three are present. Debian/Ubuntu (apt-get).
+# Installs what the macro bench needs from the system: wrk, nginx, taskset,
+# h2load (HTTP/2 load generator, Debian package nghttp2-client) and openssl
+# (test certificates for the TLS runs).
+# Idempotent: does nothing when all of them are present. Debian/Ubuntu (apt-get).
 # `npm run bench` runs this itself when something is missing (--no-setup skips).
 set -euo pipefail
 
@@ -12,9 +14,11 @@ need=()
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 have_nginx || need+=(nginx)
 command -v taskset >/dev/null 2>&1 || need+=(util-linux)
+command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "bench/setup.sh: wrk, nginx and taskset are installed"
+  echo "bench/setup.sh: wrk, nginx, taskset, h2load and openssl are installed"
   exit 0
 fi
 
@@ -64,4 +68,6 @@ done
 command -v wrk >/dev/null 2>&1 || { echo "bench/setup.sh: wrk still missing" >&2; exit 1; }
 have_nginx || { echo "bench/setup.sh: nginx still missing" >&2; exit 1; }
 command -v taskset >/dev/null 2>&1 || { echo "bench/setup.sh: taskset still missing" >&2; exit 1; }
+command -v h2load >/dev/null 2>&1 || { echo "bench/setup.sh: h2load still missing" >&2; exit 1; }
+command -v openssl >/dev/null 2>&1 || { echo "bench/setup.sh: openssl still missing" >&2; exit 1; }
 echo "bench/setup.sh: done"

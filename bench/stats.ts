@@ -41,6 +41,13 @@ export interface RunRecord {
   /** Set when they never did: the worst core's busy % at the start. */
   busyBeforePct?: number;
   wrkText?: string;
+  /** h2 suites: h2load's mean and max "time for request", ms (h2load has no percentiles). */
+  meanMs?: number;
+  maxMs?: number;
+  /** h2 suites: h2load's raw output, negotiated protocol and TLS cipher. */
+  h2loadText?: string;
+  protocol?: string;
+  cipher?: string;
   startedAt: string;
   /** Legate runs: newest mtime under dist/src when the run started (spots rebuilds mid-bench). */
   buildMtime?: string;

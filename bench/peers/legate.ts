@@ -1,6 +1,9 @@
 // The minimal Envoy bootstrap the bench runs Legate with: one listener, HTTP
 // connection manager (stat_prefix bench, codec AUTO, no access log), the
 // router filter, and one STATIC cluster with the origin as its only endpoint.
+// For the h2 suites: optionally a TLS transport socket on the filter chain
+// (DownstreamTlsContext, ALPN h2 + http/1.1) and an HTTP/2 upstream
+// (HttpProtocolOptions explicit_http_config http2_protocol_options).
 
 export interface LegateBootstrapOptions {
   listenPort: number;
@@ -8,6 +11,10 @@ export interface LegateBootstrapOptions {
   /** Admin listener; omitted when undefined. */
   adminPort?: number;
   host?: string;
+  /** Terminate TLS on the listener with this certificate (ALPN h2, http/1.1). */
+  tls?: { certFile: string; keyFile: string };
+  /** Speak HTTP/2 (h2c prior knowledge) to the origin instead of HTTP/1.1. */
+  upstreamHttp2?: boolean;
 }
 
 export function legateBootstrapYaml(o: LegateBootstrapOptions): string {
@@ -26,7 +33,7 @@ ${admin}static_resources:
     address:
       socket_address: { address: ${host}, port_value: ${o.listenPort} }
     filter_chains:
-    - filters:
+    - ${o.tls ? tlsTransportSocket(o.tls) : ''}filters:
       - name: envoy.filters.network.http_connection_manager
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
@@ -49,7 +56,7 @@ ${admin}static_resources:
     type: STATIC
     connect_timeout: 1s
     lb_policy: ROUND_ROBIN
-    load_assignment:
+${o.upstreamHttp2 ? HTTP2_UPSTREAM : ''}    load_assignment:
       cluster_name: origin
       endpoints:
       - lb_endpoints:
@@ -58,3 +65,23 @@ ${admin}static_resources:
               socket_address: { address: ${host}, port_value: ${o.originPort} }
 `;
 }
+
+function tlsTransportSocket(t: { certFile: string; keyFile: string }): string {
+  return `transport_socket:
+        name: envoy.transport_sockets.tls
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+          common_tls_context:
+            alpn_protocols: [h2, http/1.1]
+            tls_certificates:
+            - certificate_chain: { filename: ${JSON.stringify(t.certFile)} }
+              private_key: { filename: ${JSON.stringify(t.keyFile)} }
+      `;
+}
+
+const HTTP2_UPSTREAM = `    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config:
+          http2_protocol_options: {}
+`;
