@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLegate, type LegateProcess } from '../support/legate_process.js';
 import { eventually, rawRequest, readStats, startUpstream, type TestServer } from '../support/http_util.js';
+import { indent, staticCluster } from './fixtures.js';
 
 interface Route { match: string; cluster: string; upgrade?: string }
 
@@ -26,15 +27,7 @@ function config(o: { routes: Route[]; clusters: Array<{ name: string; port: numb
                 route:
                   cluster: ${r.cluster}
 ${r.upgrade === undefined ? '' : `                  upgrade_configs: ${r.upgrade}\n`}`).join('');
-  const clusters = o.clusters.map((c) => `  - name: ${c.name}
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: ${c.name}
-      endpoints:
-      - lb_endpoints:
-        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${c.port} } } }
-`).join('');
+  const clusters = o.clusters.map((c) => indent(staticCluster(c.name, c.port), 2)).join('');
   return `
 admin:
   address: { socket_address: { address: 127.0.0.1, port_value: 0 } }

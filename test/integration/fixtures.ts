@@ -13,9 +13,30 @@ export interface ProxyOptions {
   clusterName?: string;
 }
 
-function indent(s: string, n: number): string {
+export function indent(s: string, n: number): string {
   const pad = ' '.repeat(n);
   return s.split('\n').map((l) => (l.trim() === '' ? l : pad + l)).join('\n');
+}
+
+/** Cluster option: HTTP/2 (h2c) to the upstream, through typed_extension_protocol_options. */
+export const H2_UPSTREAM = `typed_extension_protocol_options:
+  envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+    "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+    explicit_http_config:
+      http2_protocol_options: {}`;
+
+/** One STATIC cluster with a single 127.0.0.1 endpoint, as a `clusters:` list item (no indent). */
+export function staticCluster(name: string, port: number, opts: { connectTimeout?: string; extra?: string } = {}): string {
+  return `- name: ${name}
+  type: STATIC
+  connect_timeout: ${opts.connectTimeout ?? '1s'}
+${opts.extra ? indent(opts.extra, 2) : ''}
+  load_assignment:
+    cluster_name: ${name}
+    endpoints:
+    - lb_endpoints:
+      - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${port} } } }
+`;
 }
 
 /** One listener (`ingress`, port 0) → HCM (stat_prefix ingress_http) → router → cluster `backend`. */
@@ -60,16 +81,5 @@ ${indent(routes, 14)}
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
   clusters:
-  - name: ${cluster}
-    type: STATIC
-    connect_timeout: 1s
-${o.clusterExtra ? indent(o.clusterExtra, 4) : ''}
-    load_assignment:
-      cluster_name: ${cluster}
-      endpoints:
-      - lb_endpoints:
-        - endpoint:
-            address:
-              socket_address: { address: 127.0.0.1, port_value: ${o.upstreamPort} }
-`;
+${indent(staticCluster(cluster, o.upstreamPort, { extra: o.clusterExtra }), 2)}`;
 }

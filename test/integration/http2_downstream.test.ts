@@ -12,14 +12,9 @@ import net, { type AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { startLegate, type LegateProcess } from '../support/legate_process.js';
 import { eventually, readStats, request, startUpstream, type TestServer } from '../support/http_util.js';
-import { proxyConfig } from './fixtures.js';
+import { H2_UPSTREAM, proxyConfig } from './fixtures.js';
 
 const exec = promisify(execFile);
-const H2_UPSTREAM = `typed_extension_protocol_options:
-  envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-    "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-    explicit_http_config:
-      http2_protocol_options: {}`;
 
 interface H2Response { status: number; headers: http2.IncomingHttpHeaders; body: Buffer; trailers: http2.IncomingHttpHeaders | null }
 

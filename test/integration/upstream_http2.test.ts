@@ -19,6 +19,7 @@ import { startLegate, type LegateProcess } from '../support/legate_process.js';
 import { eventually, readStats, request, startUpstream, type TestServer } from '../support/http_util.js';
 import { startH2Upstream, type H2Request, type H2Upstream } from '../support/h2_upstream.js';
 import { FrameType, frame, literalHeader, startRawH2Server } from '../support/raw_h2_server.js';
+import { indent, staticCluster } from './fixtures.js';
 
 const HPO = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
@@ -36,15 +37,7 @@ interface ClusterSpec { name: string; port: number; extra: string; prefix?: stri
 function config(clusters: ClusterSpec[], logPath: string, hcmExtra = ''): string {
   const routes = clusters.map((c) => `              - match: { prefix: "${c.prefix ?? '/' + c.name}" }
                 route: { cluster: ${c.name}, timeout: 10s }`).join('\n');
-  const cl = clusters.map((c) => `  - name: ${c.name}
-    type: STATIC
-    connect_timeout: 2s
-${c.extra.split('\n').map((l) => '    ' + l).join('\n')}
-    load_assignment:
-      cluster_name: ${c.name}
-      endpoints:
-      - lb_endpoints:
-        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${c.port} } } }`).join('\n');
+  const cl = clusters.map((c) => indent(staticCluster(c.name, c.port, { connectTimeout: '2s', extra: c.extra }), 2)).join('');
   return `
 admin:
   address: { socket_address: { address: 127.0.0.1, port_value: 0 } }

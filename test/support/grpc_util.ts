@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
+import { H2_UPSTREAM, indent, staticCluster } from '../integration/fixtures.js';
 
 const raw = {
   requestSerialize: (b: Buffer): Buffer => b,
@@ -62,10 +63,6 @@ export interface GrpcProxyOptions {
   routesBefore?: string;
 }
 
-function indent(s: string, n: number): string {
-  const pad = ' '.repeat(n);
-  return s.split('\n').map((l) => (l.trim() === '' ? l : pad + l)).join('\n');
-}
 
 /** Listener `ingress` → HCM `ingress_http` → [filters] → router → h2c cluster `grpc_backend`. */
 export function grpcProxyConfig(o: GrpcProxyOptions): string {
@@ -102,22 +99,7 @@ ${o.httpFilters ? indent(o.httpFilters, 10) : ''}
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
   clusters:
-  - name: grpc_backend
-    type: STATIC
-    connect_timeout: 1s
-    typed_extension_protocol_options:
-      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config:
-          http2_protocol_options: {}
-    load_assignment:
-      cluster_name: grpc_backend
-      endpoints:
-      - lb_endpoints:
-        - endpoint:
-            address:
-              socket_address: { address: 127.0.0.1, port_value: ${o.upstreamPort} }
-`;
+${indent(staticCluster('grpc_backend', o.upstreamPort, { extra: H2_UPSTREAM }), 2)}`;
 }
 
 export const GRPC_WEB_FILTER = `- name: envoy.filters.http.grpc_web
