@@ -273,7 +273,7 @@ http2_protocol_options:
 describe('HTTP/2 drain', () => {
   it('SIGTERM sends GOAWAY, lets the in-flight stream finish, then exits 0', async () => {
     const upstream = await startUpstream((_req, res) => setTimeout(() => res.end('finished'), 400));
-    const legate = await startLegate(proxyConfig({ upstreamPort: upstream.port }), { expectListeners: ['ingress'], args: ['--drain-time-s', '5'] });
+    const legate = await startLegate(proxyConfig({ upstreamPort: upstream.port }), { expectListeners: ['ingress'], expectAdmin: true, args: ['--drain-time-s', '5'] });
     try {
       const s = await connect(legate.ports.get('ingress')!);
       const goaway = new Promise<number>((r) => s.once('goaway', (code: number) => r(code)));
@@ -281,6 +281,7 @@ describe('HTTP/2 drain', () => {
       await new Promise((r) => setTimeout(r, 100));
       const exit = legate.stop('SIGTERM');
       assert.equal(await goaway, http2.constants.NGHTTP2_NO_ERROR);
+      assert.ok((await readStats(legate.adminPort!)).get('http2.goaway_sent')! >= 1);
       const r = await pending;
       assert.equal(r.status, 200);
       assert.equal(r.body.toString(), 'finished');

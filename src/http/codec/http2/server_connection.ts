@@ -168,7 +168,10 @@ export class Http2ServerConnection implements ServerConnection {
   shutdownNotice(): void {
     this.goingAway = true;
     const session = this.session as Http2Session | null;
-    if (session !== null && !session.closed && !session.destroyed) session.close();
+    if (session !== null && !session.closed && !session.destroyed) {
+      this.stats.goaway_sent.inc();
+      session.close();
+    }
   }
 
   wantsToWrite(): boolean {
