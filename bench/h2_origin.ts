@@ -13,6 +13,7 @@ import type * as net from 'node:net';
 import { parseArgs } from 'node:util';
 import { bodyForPath, type RunningServer } from './origin.js';
 import { exitWhenStdinCloses, isMain } from './util.js';
+import { listen, trackOpen } from './listen.js';
 
 export async function startH2Origin(opts: { port?: number; host?: string } = {}): Promise<RunningServer> {
   // A large stream limit and windows so the origin never throttles the proxy.
@@ -33,20 +34,10 @@ export async function startH2Origin(opts: { port?: number; host?: string } = {})
     // The session-level window starts at 64 KiB regardless of SETTINGS; raise it.
     s.setLocalWindowSize(8 * 1024 * 1024);
   });
-  const sessions = new Set<http2.ServerHttp2Session>();
-  server.on('session', (s) => {
-    sessions.add(s);
-    s.on('close', () => sessions.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: opts.port ?? 0, host: opts.host ?? '127.0.0.1', backlog: 4096 }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  const sessions = trackOpen<http2.ServerHttp2Session>(server, 'session');
+  const port = await listen(server, opts.port ?? 0, opts.host ?? '127.0.0.1');
   return {
-    port: (server.address() as net.AddressInfo).port,
+    port,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

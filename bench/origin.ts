@@ -23,6 +23,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { parseArgs } from 'node:util';
 import { isMain, exitWhenStdinCloses } from './util.js';
+import { listen, trackOpen } from './listen.js';
 
 export const SMALL_BODY: Buffer = Buffer.from('ok');
 export const LARGE_BODY: Buffer = makeLargeBody(16 * 1024);
@@ -50,19 +51,8 @@ export async function startOrigin(opts: { port?: number; host?: string; impl?: O
   const host = opts.host ?? '127.0.0.1';
   const impl = opts.impl ?? 'net';
   const server = impl === 'http' ? createHttpOrigin() : createNetOrigin();
-  const sockets = new Set<net.Socket>();
-  server.on('connection', (s: net.Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: opts.port ?? 0, host, backlog: 4096 }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as net.AddressInfo).port;
+  const sockets = trackOpen<net.Socket>(server, 'connection');
+  const port = await listen(server, opts.port ?? 0, host);
   return {
     port,
     close: () =>

@@ -16,6 +16,7 @@ import type * as net from 'node:net';
 import { parseArgs } from 'node:util';
 import type { RunningServer } from '../origin.js';
 import { HOP_BY_HOP, exitWhenStdinCloses, isMain } from '../util.js';
+import { listen, trackOpen } from '../listen.js';
 
 const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 const DROP = new Set([...HOP_BY_HOP, 'host', 'http2-settings']);
@@ -87,20 +88,10 @@ export async function startNodeH2Proxy(opts: H2ProxyOptions): Promise<RunningSer
     s.setLocalWindowSize(8 * 1024 * 1024);
   });
 
-  const sessions = new Set<http2.ServerHttp2Session>();
-  server.on('session', (s) => {
-    sessions.add(s);
-    s.on('close', () => sessions.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: opts.port ?? 0, host: opts.host ?? '127.0.0.1', backlog: 4096 }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  const sessions = trackOpen<http2.ServerHttp2Session>(server, 'session');
+  const port = await listen(server, opts.port ?? 0, opts.host ?? '127.0.0.1');
   return {
-    port: (server.address() as net.AddressInfo).port,
+    port,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { HOP_BY_HOP, exitWhenStdinCloses, isMain } from '../util.js';
 import type { RunningServer } from '../origin.js';
 import { loadUndici } from './undici_load.js';
+import { listen, trackOpen } from '../listen.js';
 
 export interface UndiciProxyOptions {
   port?: number;
@@ -78,20 +79,10 @@ export async function startUndiciProxy(opts: UndiciProxyOptions): Promise<Runnin
   server.headersTimeout = 65_000;
   server.requestTimeout = 0;
 
-  const sockets = new Set<net.Socket>();
-  server.on('connection', (s: net.Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: opts.port ?? 0, host: opts.host ?? '127.0.0.1', backlog: 4096 }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  const sockets = trackOpen<net.Socket>(server, 'connection');
+  const port = await listen(server, opts.port ?? 0, opts.host ?? '127.0.0.1');
   return {
-    port: (server.address() as net.AddressInfo).port,
+    port,
     close: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
