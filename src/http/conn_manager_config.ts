@@ -68,8 +68,6 @@ export interface ConnectionManagerConfig {
   readonly mergeSlashes: boolean;
   /** Soft per-stream buffer limit (per_connection_buffer_limit_bytes of the listener). */
   readonly bufferLimit: number;
-  /** Whether the listener is TLS (sets x-forwarded-proto/:scheme to https). */
-  readonly tls: boolean;
   /** forward_client_cert_details + set_current_client_cert_details. */
   readonly forwardClientCert: ForwardClientCertConfig;
 }

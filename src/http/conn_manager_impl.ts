@@ -326,7 +326,6 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
   private requestHeaders: HeaderMap | null = null;
   /** HTTP/2 streams keep their own stream-idle timer (HTTP/1 shares the connection's). */
   private ownIdleTimer: NodeJS.Timeout | null = null;
-  private readonly createdAt = performance.now();
 
   constructor(readonly parent: ConnectionManagerImpl, readonly encoder: ResponseEncoder) {
     const conn = parent.connection;
@@ -474,7 +473,8 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
       else headers.remove(Headers.TE);
     }
 
-    const scheme = cfg.tls || this.parent.connection.ssl !== null ? 'https' : 'http';
+    // The scheme is per connection: one listener may carry TLS and plaintext chains.
+    const scheme = this.parent.connection.ssl !== null ? 'https' : 'http';
     const remoteIp = this.parent.remoteIp;
     let clientIp = remoteIp;
     const xff = headers.get(Headers.XForwardedFor);
@@ -709,7 +709,7 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
    * minimum lifetime (whole seconds) and got no response status.
    */
   private isPrematureReset(): boolean {
-    if (Math.floor((performance.now() - this.createdAt) / 1000) > PREMATURE_RESET_MIN_STREAM_LIFETIME_S) return false;
+    if (Math.floor((performance.now() - this.streamInfo.startTimeMonotonic) / 1000) > PREMATURE_RESET_MIN_STREAM_LIFETIME_S) return false;
     return this.streamInfo.responseCode === null;
   }
 
@@ -776,7 +776,7 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
       for (const log of logs) log.log(this.requestHeaders, fm.responseHeaders, fm.responseTrailers, this.streamInfo);
       for (const h of fm.accessLogHandlers) h.log(this.requestHeaders, fm.responseHeaders, fm.responseTrailers, this.streamInfo);
     }
-    this.parent.onStreamDestroyed(this, closeConnection, this.isPrematureReset());
+    this.parent.onStreamDestroyed(this, closeConnection, this.parent.multiplexed && this.isPrematureReset());
   }
 }
 

@@ -65,7 +65,7 @@ export class ListenerManagerImpl {
     const name = listener.name !== '' ? listener.name : `${sa.address}_${sa.portSpecifier.value}`;
     const bufferLimit = listener.perConnectionBufferLimitBytes ?? 1024 * 1024;
     const listenerScope = this.rootScope.createScope(listenerStatPrefix(sa.address, sa.portSpecifier.value, listener.statPrefix));
-    const info: ListenerFactoryInfo = { name, perConnectionBufferLimitBytes: bufferLimit, tls: false };
+    const info: ListenerFactoryInfo = { name, perConnectionBufferLimitBytes: bufferLimit };
     const context = this.contextFactory(info, listenerScope);
 
     const listenerFilters: ListenerFilterFactoryCb[] = [];

@@ -207,8 +207,10 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
 
     cb.addDownstreamWatermarkCallbacks(this);
     si.attemptCount = 1;
-    if (!this.terminateConnect && cb.upgradeType === null) this.retainedBody = [];
-    this.upstreamRequest = new UpstreamRequest(this, host, this.connPool(host), headers, endStream);
+    const pool = this.connPool(host);
+    // Keep the body only where a refused stream can be sent again (HTTP/2), not on every HTTP/1 request.
+    if (pool.protocol === 'http2' && cb.upgradeType === null) this.retainedBody = [];
+    this.upstreamRequest = new UpstreamRequest(this, host, pool, headers, endStream);
     this.upstreamRequest.start();
     if (endStream && !this.done) this.onRequestComplete();
     return FilterHeadersStatus.StopIteration;

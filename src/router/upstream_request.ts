@@ -11,7 +11,7 @@ import {
 } from '../envoy/http/codec.js';
 import type { HeaderMap } from '../envoy/http/header_map.js';
 import type { Cancellable, ConnectionPoolCallbacks, PoolFailureReason } from '../envoy/upstream/cluster_manager.js';
-import type { Host } from '../envoy/upstream/host.js';
+import type { Host, UpstreamProtocol } from '../envoy/upstream/host.js';
 import type { RouterFilter } from './router_filter.js';
 
 /**
@@ -19,6 +19,8 @@ import type { RouterFilter } from './router_filter.js';
  * an HTTP connection pool, or the TCP pool of a terminated CONNECT.
  */
 export interface GenericConnPool {
+  /** The HTTP pools' protocol; only an HTTP/2 stream can be refused unprocessed and sent again. */
+  readonly protocol?: UpstreamProtocol;
   newStream(decoder: ResponseDecoder, callbacks: ConnectionPoolCallbacks): Cancellable | null;
 }
 

@@ -24,8 +24,6 @@ export interface ListenerFactoryInfo {
   readonly name: string;
   /** per_connection_buffer_limit_bytes (default 1 MiB). */
   readonly perConnectionBufferLimitBytes: number;
-  /** True when the filter chain terminates TLS. */
-  readonly tls: boolean;
 }
 
 export interface FactoryContext {

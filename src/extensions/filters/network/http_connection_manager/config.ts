@@ -166,7 +166,6 @@ export function compileConnectionManagerConfig(hcm: HttpConnectionManager, conte
     normalizePath: hcm.normalizePath ?? false,
     mergeSlashes: hcm.mergeSlashes,
     bufferLimit,
-    tls: context.listener?.tls ?? false,
     forwardClientCert: forwardClientCertConfig(hcm),
   };
 }
