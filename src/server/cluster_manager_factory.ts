@@ -19,9 +19,6 @@ import { prefixedScope } from '../stats/stats_impl.js';
 import { ClusterManagerImpl } from '../upstream/cluster_manager_impl.js';
 import { Http1ConnPool } from '../upstream/conn_pool/http1_conn_pool.js';
 import { createHttp2ConnPool } from '../upstream/conn_pool/http2_conn_pool.js';
-import type { HttpProtocolOptions } from '../generated/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js';
-import { HTTP_PROTOCOL_OPTIONS_KEY } from '../upstream/cluster_info_impl.js';
-import { unpack } from '../upstream/proto_util.js';
 import { AlpnConnPool } from '../upstream/conn_pool/alpn_conn_pool.js';
 
 export type ServerClusterManager = ClusterManagerImpl;
@@ -33,13 +30,12 @@ export interface UpstreamTransportContext {
 }
 
 /** Cluster name → its TLS transport socket (raw_buffer clusters are absent). */
-const transportSockets = new Map<string, UpstreamTransportSocketFactory>();
-/** Clusters with HttpProtocolOptions.auto_config (protocol by ALPN). */
-const autoConfigClusters = new Set<string>();
+type TransportSockets = ReadonlyMap<string, UpstreamTransportSocketFactory>;
 
-export function createConnPool(host: Host, protocol: UpstreamProtocol): HttpConnectionPool {
-  const ts = transportSockets.get(host.cluster.name);
-  if (ts !== undefined && autoConfigClusters.has(host.cluster.name)) return new AlpnConnPool(host, ts);
+/** A pool for `host` in `protocol`, over the cluster's transport socket; auto_config clusters pick by ALPN. */
+function createConnPool(host: Host, protocol: UpstreamProtocol, sockets: TransportSockets): HttpConnectionPool {
+  const ts = sockets.get(host.cluster.name);
+  if (ts !== undefined && host.cluster.alpnAutoConfig) return new AlpnConnPool(host, ts);
   if (protocol === 'http2') {
     if (ts === undefined) return createHttp2ConnPool(host);
     return createHttp2ConnPool(host, {
@@ -51,16 +47,9 @@ export function createConnPool(host: Host, protocol: UpstreamProtocol): HttpConn
   return new Http1ConnPool(host, ts !== undefined ? { transportSocket: ts } : {});
 }
 
-/** True when the cluster's HttpProtocolOptions choose auto_config (already validated by ClusterInfoImpl). */
-function usesAutoConfig(c: Cluster): boolean {
-  const any = c.typedExtensionProtocolOptions[HTTP_PROTOCOL_OPTIONS_KEY];
-  if (any === undefined) return false;
-  return unpack<HttpProtocolOptions>(any, HTTP_PROTOCOL_OPTIONS_KEY).upstreamProtocolOptions.case === 'autoConfig';
-}
-
-function buildTransportSockets(clusters: ReadonlyArray<Cluster>, root: Scope, tctx: UpstreamTransportContext, isAuto: (name: string) => boolean): void {
-  transportSockets.clear();
-  autoConfigClusters.clear();
+/** Builds every cluster's secure transport socket at start-up, so a bad certificate is a config error. */
+function buildTransportSockets(clusters: ReadonlyArray<Cluster>, root: Scope, tctx: UpstreamTransportContext, isAuto: (name: string) => boolean): TransportSockets {
+  const sockets = new Map<string, UpstreamTransportSocketFactory>();
   clusters.forEach((c, i) => {
     const path = `static_resources.clusters[${i}].transport_socket`;
     const ts = c.transportSocket;
@@ -86,9 +75,9 @@ function buildTransportSockets(clusters: ReadonlyArray<Cluster>, root: Scope, tc
       if (isAuto(c.name)) throw new ConfigError(path, `ALPN configured for cluster ${c.name} which has a non-ALPN transport socket`);
       return;
     }
-    transportSockets.set(c.name, f);
-    if (isAuto(c.name)) autoConfigClusters.add(c.name);
+    sockets.set(c.name, f);
   });
+  return sockets;
 }
 
 export function createClusterManager(
@@ -97,14 +86,14 @@ export function createClusterManager(
   transportContext?: UpstreamTransportContext,
 ): ClusterManagerImpl {
   const clusters = bootstrap.staticResources?.clusters ?? [];
+  let sockets: TransportSockets = new Map();
   const cm = new ClusterManagerImpl({
     statsScope: server.stats.rootScope,
-    connPoolFactory: createConnPool,
+    connPoolFactory: (host, protocol) => createConnPool(host, protocol, sockets),
     defaultDnsResolverConfig: bootstrap.typedDnsResolverConfig,
   });
   cm.initializeStaticClusters(clusters);
   const tctx = transportContext ?? { secretManager: { findStaticSecret: () => undefined }, configDir: process.cwd(), warn: () => {} };
-  const auto = new Set(clusters.filter(usesAutoConfig).map((c) => c.name));
-  buildTransportSockets(clusters, server.stats.rootScope, tctx, (n) => auto.has(n));
+  sockets = buildTransportSockets(clusters, server.stats.rootScope, tctx, (n) => cm.getThreadLocalCluster(n)?.info.alpnAutoConfig === true);
   return cm;
 }

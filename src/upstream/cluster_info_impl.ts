@@ -78,6 +78,7 @@ export class ClusterInfoImpl implements ClusterInfo {
    * `upstreamProtocol` (http1) otherwise.
    */
   readonly useDownstreamProtocol: boolean;
+  readonly alpnAutoConfig: boolean;
   /** The HTTP/1 and HTTP/2 codec options, for the pools (undefined = defaults). */
   readonly http1ProtocolOptions: Http1ProtocolOptions | undefined;
   readonly http2ProtocolOptions: Http2ProtocolOptions | undefined;
@@ -115,6 +116,7 @@ export class ClusterInfoImpl implements ClusterInfo {
     if (proto.http2 !== undefined) validateUpstreamHttp2Options(proto.http2, `${base}.${proto.http2Path}`);
     this.upstreamProtocol = proto.protocol;
     this.useDownstreamProtocol = proto.useDownstream;
+    this.alpnAutoConfig = proto.alpn === true;
     this.http1ProtocolOptions = proto.http1;
     this.http2ProtocolOptions = proto.http2;
 
@@ -175,7 +177,7 @@ function protocolOf(
   config: Cluster,
   ext: HttpProtocolOptions | undefined,
   base: string,
-): { protocol: UpstreamProtocol; useDownstream: boolean; http1?: Http1ProtocolOptions; http2?: Http2ProtocolOptions; http2Path?: string } {
+): { protocol: UpstreamProtocol; useDownstream: boolean; alpn?: boolean; http1?: Http1ProtocolOptions; http2?: Http2ProtocolOptions; http2Path?: string } {
   if (ext !== undefined && ext.upstreamProtocolOptions.case !== undefined) {
     const path = `${base}.typed_extension_protocol_options["${HTTP_PROTOCOL_OPTIONS_KEY}"]`;
     const opt = ext.upstreamProtocolOptions;
@@ -207,7 +209,7 @@ function protocolOf(
         if (opt.value.http3ProtocolOptions !== undefined) {
           throw notSupportedYet(`${path}.auto_config.http3_protocol_options`, 'upstream HTTP/3');
         }
-        return { protocol: 'http1', useDownstream: false, http1: opt.value.httpProtocolOptions, http2: opt.value.http2ProtocolOptions };
+        return { protocol: 'http1', useDownstream: false, alpn: true, http1: opt.value.httpProtocolOptions, http2: opt.value.http2ProtocolOptions };
     }
   }
   // Deprecated cluster-level fields.

@@ -79,6 +79,7 @@ export function fakeCluster(init: Partial<ClusterInfo> = {}): ClusterInfo {
     maxRequestsPerConnection: 0,
     upstreamProtocol: 'http1',
     useDownstreamProtocol: false,
+    alpnAutoConfig: false,
     maxStreamDurationMs: 0,
     maxConnectionDurationMs: 0,
     maxHeadersCount: 0,

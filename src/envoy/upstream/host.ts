@@ -83,6 +83,8 @@ export interface ClusterInfo {
    * each request goes upstream in its downstream protocol (router/upstream_protocol.ts).
    */
   readonly useDownstreamProtocol: boolean;
+  /** `auto_config`: HTTP/1.1 or HTTP/2 per connection by ALPN (needs a TLS transport socket). */
+  readonly alpnAutoConfig: boolean;
   /** `common_http_protocol_options.max_stream_duration` of upstream streams in ms (0 = none). */
   readonly maxStreamDurationMs: number;
   /** `common_http_protocol_options.max_connection_duration` in ms (0 = none). */

@@ -73,6 +73,7 @@ function makeHost(port: number, o: ClusterOpts = {}): Fixture {
     maxRequestsPerConnection: o.maxRequestsPerConnection ?? 0,
     upstreamProtocol: 'http2',
     useDownstreamProtocol: false,
+    alpnAutoConfig: false,
     maxStreamDurationMs: 0,
     maxConnectionDurationMs: 0,
     maxHeadersCount: 0,

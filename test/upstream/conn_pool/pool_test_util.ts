@@ -162,6 +162,7 @@ export function makeHost(port: number, o: TestClusterOptions = {}, address = '12
     maxRequestsPerConnection: o.maxRequestsPerConnection ?? 0,
     upstreamProtocol: 'http1' as const,
     useDownstreamProtocol: false,
+    alpnAutoConfig: false,
     maxStreamDurationMs: 0,
     maxConnectionDurationMs: 0,
     maxHeadersCount: 0,
