@@ -1,8 +1,9 @@
 /**
  * Http2ConnPool: the HTTP/2 connection pool for one upstream host, after
  * Envoy's source/common/http/http2/conn_pool.cc on top of
- * source/common/conn_pool/conn_pool_base.cc, over node:http2 sessions
- * (h2c prior knowledge by default; `createConnection` + `scheme` open it to TLS).
+ * source/common/conn_pool/conn_pool_base.cc, over Legate's own HTTP/2 client
+ * codec (Http2ClientConnection; h2c prior knowledge by default,
+ * `createConnection` + `scheme` open it to TLS).
  *
  *   newStream(decoder, cb)
  *     a ready session with a free stream slot -> attach now: cb.onPoolReady(encoder, host, localAddress)
@@ -39,7 +40,6 @@
  * breakers.
  */
 import { addressToString } from '../../network/address.js';
-import http2, { type ClientHttp2Session, type Settings } from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ResponseDecoder } from '../../envoy/http/codec.js';
@@ -55,6 +55,7 @@ import { durationToMs, percentToFraction } from '../../config/well_known.js';
 import type { Counter, Scope } from '../../envoy/stats/stats.js';
 import { ConnPoolImplBase, connectFailureReason } from './conn_pool_base.js';
 import { Http2UpstreamStream, type Http2StreamOwner } from './http2_stream.js';
+import { Http2ClientConnection } from '../../http/codec/http2/client_connection.js';
 
 /** HTTP/2 codec settings of the pool's sessions (Envoy's Http2ProtocolOptions, client side). */
 export interface Http2CodecOptions {
@@ -99,14 +100,8 @@ export const DEFAULT_HPACK_TABLE_SIZE = 4096;
 export const DEFAULT_ASSUMED_CONCURRENT_STREAMS = 100;
 /** Envoy's default common_http_protocol_options.max_headers_count. */
 export const DEFAULT_MAX_HEADERS_COUNT = 100;
-/** The initial window of every HTTP/2 connection (RFC 9113 §6.9.2). */
-const PROTOCOL_INITIAL_WINDOW = 65535;
-/**
- * node:http2's maxSessionMemory (MB) is a credit limit on queued outbound data
- * and header tables; new streams are refused with ENHANCE_YOUR_CALM beyond it.
- * Watermarks already bound what each stream buffers, so keep it out of the way.
- */
-const MAX_SESSION_MEMORY_MB = 1024;
+/** Envoy's default max_response_headers_kb (60 KiB), as an RFC 9113 header list size. */
+export const DEFAULT_MAX_RESPONSE_HEADER_LIST_SIZE = 60 * 1024;
 
 /** The codec settings for `cluster`: its http2_protocol_options (when it exposes them), then Envoy's defaults. */
 export function codecOptionsFor(cluster: ClusterInfo, overrides: Partial<Http2CodecOptions> = {}): Http2CodecOptions {
@@ -127,12 +122,11 @@ export function codecOptionsFor(cluster: ClusterInfo, overrides: Partial<Http2Co
 
 const enum ClientState { Connecting, Ready, Draining, Closed }
 
-/** One HTTP/2 session (Envoy's ActiveClient + CodecClient). */
+/** One HTTP/2 connection (Envoy's ActiveClient + CodecClient). */
 class Http2ActiveClient implements Http2StreamOwner {
   state = ClientState.Connecting;
-  readonly session: ClientHttp2Session;
+  readonly connection: Http2ClientConnection;
   readonly scheme: string;
-  readonly highWatermark: number;
   readonly maxResponseHeadersCount: number;
   localAddress = '';
   /** Streams attached and not yet closed. */
@@ -156,33 +150,31 @@ class Http2ActiveClient implements Http2StreamOwner {
   private rxCounted = 0;
   private txCounted = 0;
 
-  constructor(private readonly pool: Http2ConnPool, private readonly socket: Duplex, authority: string) {
+  constructor(private readonly pool: Http2ConnPool, private readonly socket: Duplex) {
     const opts = pool.codecOptions;
     const max = pool.cluster.maxRequestsPerConnection;
     this.remainingStreams = max > 0 ? max : Infinity;
     this.concurrentLimit = pool.assumedStreamsPerSession();
     this.scheme = pool.scheme;
-    this.highWatermark = pool.cluster.perConnectionBufferLimitBytes;
     this.maxResponseHeadersCount = pool.cluster.maxHeadersCount > 0 ? pool.cluster.maxHeadersCount : DEFAULT_MAX_HEADERS_COUNT;
-    const settings: Settings = {
-      enablePush: false,
-      headerTableSize: opts.hpackTableSize,
-      initialWindowSize: opts.initialStreamWindowSize,
-    };
-    this.session = http2.connect(authority, {
-      createConnection: () => socket,
-      settings,
-      peerMaxConcurrentStreams: Math.min(opts.assumedConcurrentStreams, opts.maxConcurrentStreams),
-      maxSessionMemory: MAX_SESSION_MEMORY_MB,
-      // node's own cap (default 128 fields) must not bite before max_headers_count does.
-      maxHeaderListPairs: Math.max(128, this.maxResponseHeadersCount * 2),
-    });
-    const session = this.session;
-    session.on('connect', () => this.onSocketConnected());
-    session.on('remoteSettings', (s: Settings) => this.onRemoteSettings(s));
-    session.on('goaway', () => this.onGoAway());
-    session.on('error', (err: NodeJS.ErrnoException) => this.onError(err));
-    session.on('close', () => pool.onClientClosed(this));
+    this.connection = new Http2ClientConnection(
+      socket,
+      {
+        initialStreamWindowSize: opts.initialStreamWindowSize,
+        initialConnectionWindowSize: opts.initialConnectionWindowSize,
+        headerTableSize: opts.hpackTableSize,
+        maxHeaderListSize: DEFAULT_MAX_RESPONSE_HEADER_LIST_SIZE,
+        highWatermark: pool.cluster.perConnectionBufferLimitBytes,
+      },
+      {
+        onConnected: () => this.onSocketConnected(),
+        onRemoteSettings: (maxConcurrentStreams, first) => this.onRemoteSettings(maxConcurrentStreams, first),
+        onGoAway: () => this.onGoAway(),
+        onProtocolError: () => pool.stats.upstream_cx_protocol_error.inc(),
+        onTransportError: (err) => this.onTransportError(err),
+        onClose: () => pool.onClientClosed(this),
+      },
+    );
     const timeout = pool.cluster.connectTimeoutMs;
     if (timeout > 0) {
       this.connectTimer = setTimeout(() => {
@@ -201,8 +193,7 @@ class Http2ActiveClient implements Http2StreamOwner {
       this.state === ClientState.Ready &&
       this.activeStreams < this.concurrentLimit &&
       this.remainingStreams > 0 &&
-      !this.session.closed &&
-      !this.session.destroyed
+      this.connection.canOpenStream
     );
   }
 
@@ -215,16 +206,13 @@ class Http2ActiveClient implements Http2StreamOwner {
     const s = this.socket as Partial<net.Socket>;
     this.localAddress = addressToString(s.localAddress, s.localPort);
     this.pool.stats.upstream_cx_connect_ms.recordValue(performance.now() - this.createdAt);
-    const window = this.pool.codecOptions.initialConnectionWindowSize;
-    if (window > PROTOCOL_INITIAL_WINDOW && !this.session.destroyed) this.session.setLocalWindowSize(window);
   }
 
-  private onRemoteSettings(s: Settings): void {
+  private onRemoteSettings(theirs: number, first: boolean): void {
     if (this.state === ClientState.Closed) return;
-    const theirs = s.maxConcurrentStreams ?? Infinity;
     this.concurrentLimit = Math.max(0, Math.min(theirs, this.pool.codecOptions.maxConcurrentStreams));
     this.pool.learnedConcurrentLimit = this.concurrentLimit;
-    if (this.state === ClientState.Connecting) {
+    if (first && this.state === ClientState.Connecting) {
       this.clearConnectTimer();
       this.state = ClientState.Ready;
       const maxDuration = this.pool.cluster.maxConnectionDurationMs;
@@ -249,12 +237,10 @@ class Http2ActiveClient implements Http2StreamOwner {
     this.pool.onClientGoAway(this);
   }
 
-  private onError(err: NodeJS.ErrnoException): void {
+  private onTransportError(err: Error): void {
     if (this.state === ClientState.Connecting && this.failureReason === '') {
-      this.failureReason = this.pool.transportFailureReason?.(err) ?? connectFailureReason(err);
+      this.failureReason = this.pool.transportFailureReason?.(err) ?? connectFailureReason(err as NodeJS.ErrnoException);
     }
-    // nghttp2 failed the session (a frame it could not process).
-    if (err.code === 'ERR_HTTP2_ERROR') this.pool.stats.upstream_cx_protocol_error.inc();
   }
 
   clearConnectTimer(): void {
@@ -301,8 +287,7 @@ class Http2ActiveClient implements Http2StreamOwner {
   }
 
   private sendKeepalive(): void {
-    const session = this.session;
-    if (this.state === ClientState.Closed || session.closed || session.destroyed) return;
+    if (this.state === ClientState.Closed || this.connection.destroyed) return;
     const o = this.pool.codecOptions;
     if (o.keepaliveTimeoutMs > 0) {
       this.keepaliveTimeoutTimer = setTimeout(() => {
@@ -312,14 +297,10 @@ class Http2ActiveClient implements Http2StreamOwner {
       }, o.keepaliveTimeoutMs);
       this.keepaliveTimeoutTimer.unref();
     }
-    try {
-      session.ping((err) => {
-        if (this.keepaliveTimeoutTimer !== null) { clearTimeout(this.keepaliveTimeoutTimer); this.keepaliveTimeoutTimer = null; }
-        if (err === null) this.scheduleKeepalive();
-      });
-    } catch {
-      // Too many PINGs outstanding: the timeout decides.
-    }
+    this.connection.ping((acked) => {
+      if (this.keepaliveTimeoutTimer !== null) { clearTimeout(this.keepaliveTimeoutTimer); this.keepaliveTimeoutTimer = null; }
+      if (acked) this.scheduleKeepalive();
+    });
   }
 
   clearIdleTimer(): void {
@@ -330,25 +311,15 @@ class Http2ActiveClient implements Http2StreamOwner {
   }
 
   /**
-   * Closes the session from this side; accounting happens now. `graceful`
-   * sends GOAWAY and lets node finish (used when no stream is active);
-   * otherwise the session is destroyed and its streams are cut.
+   * Closes the connection from this side; accounting happens now. `graceful`
+   * sends GOAWAY first (used when no stream is active); otherwise the
+   * connection is destroyed and its streams are cut.
    */
   close(graceful: boolean): void {
     if (this.state === ClientState.Closed) return;
     this.localClose = true;
-    const socket = this.socket;
-    if (graceful && this.activeStreams === 0 && this.state !== ClientState.Connecting) {
-      this.session.close();
-      // node ends the socket after its GOAWAY but, once the session is closed
-      // (it is after a GOAWAY from the peer), never destroys it, and a peer
-      // may keep its half open: finish the close once our FIN is out.
-      if (socket.writableFinished) socket.destroy();
-      else socket.once('finish', () => socket.destroy());
-    } else {
-      this.session.destroy();
-      socket.destroy();
-    }
+    if (graceful && this.activeStreams === 0 && this.state !== ClientState.Connecting) this.connection.close();
+    else this.connection.destroy();
     this.pool.onClientClosed(this);
   }
 
@@ -489,12 +460,11 @@ export class Http2ConnPool extends ConnPoolImplBase implements HttpConnectionPoo
 
   /** Opens a session; false (queued streams failed) when the transport could not even be created. */
   private createClient(): boolean {
-    const authority = `${this.scheme}://${addressToString(this.host.address, this.host.port)}`;
     let c: Http2ActiveClient;
     let socket: Duplex | undefined;
     try {
       socket = this.createConnection(this.host);
-      c = new Http2ActiveClient(this, socket, authority);
+      c = new Http2ActiveClient(this, socket);
     } catch (err) {
       socket?.destroy();
       // e.g. an invalid address or port: nothing was opened, nothing to count but the failure.

@@ -1,34 +1,31 @@
 /**
  * Http2UpstreamStream: one request/response exchange on a pooled HTTP/2
- * session, seen by the router as a RequestEncoder + Stream (the client stream
- * of Envoy's `source/common/http/http2/codec_impl.cc`, over node:http2).
+ * connection, seen by the router as a RequestEncoder + Stream (the client
+ * stream of Envoy's `source/common/http/http2/codec_impl.cc`), over Legate's
+ * own HTTP/2 client codec (src/http/codec/http2/client_connection.ts).
  *
  * Life of a stream:
  *
- *   pool attaches it to a session ─► onPoolReady(encoder)
- *   encodeHeaders(h, end)  ─► session.request(h, { endStream: end, waitForTrailers: !end })
- *   encodeData / encodeTrailers ─► write() / end(); 'wantTrailers' ─► sendTrailers(trailers | {})
- *   'headers' (1xx)        ─► decode1xxHeaders
- *   'response'             ─► decodeHeaders(h, END_STREAM?) and only then start reading the body
- *   'data'                 ─► decodeData(chunk, false)      (never buffered whole)
- *   'trailers'             ─► kept until 'end', so paused body chunks still go first
- *   'end'                  ─► decodeTrailers(t) | decodeData(empty, true)
- *   'close' before that    ─► onResetStream(reason)        (see closeReason())
- *   'close'                ─► owner.onStreamDone()          (the session slot is free again)
+ *   pool attaches it to a connection ─► onPoolReady(encoder)
+ *   encodeHeaders(h, end)   ─► HEADERS (the stream id is taken now)
+ *   encodeData / encodeTrailers ─► DATA / trailing HEADERS, held back by flow control
+ *   1xx HEADERS             ─► decode1xxHeaders
+ *   response HEADERS        ─► decodeHeaders(h, END_STREAM?)
+ *   DATA                    ─► decodeData(chunk, END_STREAM?)   (never buffered whole)
+ *   trailing HEADERS        ─► decodeTrailers(t)
+ *   reset by the peer, the connection, or a malformed response ─► onResetStream(reason)
+ *   closed on the connection ─► owner.onStreamDone()   (the slot is free again)
  *
- * node:http2 reports a peer's RST_STREAM(NO_ERROR) and a socket that died
- * mid-body as an ordinary readable 'end'. 'end' therefore only counts as the
- * end of the response when the stream was not closed with an error code and,
- * when the response announced a content-length, that many bytes arrived.
+ * Response checks on top of the codec's: more than max_headers_count fields,
+ * and a body that does not match its content-length, are protocol errors
+ * (RST_STREAM, reset reason ProtocolError, which the router answers 502 UPE).
  *
- * Flow control: readDisable() is counted; the first disable pauses the node
- * stream (node stops returning HTTP/2 window credit once its buffer fills, so
- * the upstream stops sending) and the last enable resumes it. On the write
- * side, a write() that returns false with at least `highWatermark` bytes queued
- * fires onAboveWriteBufferHighWatermark, and the stream's 'drain' fires
+ * Flow control: readDisable() is counted; while disabled the codec holds the
+ * response data back and returns no window credit, so the upstream stops
+ * sending. A body held back by the peer's window beyond the connection's
+ * buffer limit fires onAboveWriteBufferHighWatermark, and its draining
  * onBelowWriteBufferLowWatermark.
  */
-import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import {
   StreamResetReason,
   type RequestEncoder,
@@ -37,57 +34,47 @@ import {
 } from '../../envoy/http/codec.js';
 import { StreamCallbackHelper } from '../../http/codec/stream_callback_helper.js';
 import type { HeaderMap } from '../../envoy/http/header_map.js';
-import type { HeaderMapImpl } from '../../http/codec/header_map_impl.js';
-import { fromHttp2Headers, http1UpgradeOf, toHttp1UpgradeResponse, toHttp2RequestHeaders, toHttp2Trailers } from '../../http/codec/http2/header_conversion.js';
-
-const {
-  NGHTTP2_NO_ERROR,
-  NGHTTP2_PROTOCOL_ERROR,
-  NGHTTP2_REFUSED_STREAM,
-  NGHTTP2_CANCEL,
-  NGHTTP2_INTERNAL_ERROR,
-  NGHTTP2_FLAG_END_STREAM,
-} = http2.constants;
+import type { Http2ClientConnection, Http2ClientStream, Http2ClientStreamCallbacks } from '../../http/codec/http2/client_connection.js';
+import { ErrorCode } from '../../http/codec/http2/frames.js';
+import {
+  fromHttp2Fields,
+  http1UpgradeOf,
+  toHttp1UpgradeResponse,
+  toHttp2RequestFields,
+  toHttp2TrailerFields,
+} from '../../http/codec/http2/header_conversion.js';
 
 const EMPTY = Buffer.alloc(0);
 
-/** What a stream needs from the session that carries it (the pool's active client). */
+/** What a stream needs from the connection that carries it (the pool's active client). */
 export interface Http2StreamOwner {
-  readonly session: ClientHttp2Session;
+  readonly connection: Http2ClientConnection;
   /** `:scheme` for requests that carry none. */
   readonly scheme: string;
-  /** Bytes queued on a stream's write side before onAboveWriteBufferHighWatermark. */
-  readonly highWatermark: number;
   /** Most header fields (pseudo-headers included) a response may carry: `max_headers_count`, default 100. */
   readonly maxResponseHeadersCount: number;
-  /** The stream is finished for the session: closed, or reset before it was sent. */
+  /** The stream is finished for the connection: closed, or reset before it was sent. */
   onStreamDone(stream: Http2UpstreamStream, cutByConnection: boolean): void;
   /** Brings the cluster's rx/tx byte counters up to date. */
   countBytes(): void;
 }
 
-type ErrorWithCode = Error & { code?: string };
-
-export class Http2UpstreamStream extends StreamCallbackHelper implements RequestEncoder, Stream {
-  private req: ClientHttp2Stream | null = null;
+export class Http2UpstreamStream extends StreamCallbackHelper implements RequestEncoder, Stream, Http2ClientStreamCallbacks {
+  private stream: Http2ClientStream | null = null;
   private readDisableCount = 0;
-  /** The response body is being read ('data' listener attached). */
-  private reading = false;
-  private aboveHighWatermark = false;
-  /** Our END_STREAM is queued (no more encode* calls are accepted). */
+  /** Our END_STREAM is sent or queued (no more encode* calls are accepted). */
   private localEnded = false;
   /** The decoder got the whole response. */
   private remoteComplete = false;
   /** A reset was delivered (or the stream was reset locally): nothing more goes to the decoder. */
   private resetDone = false;
   private released = false;
-  private requestTrailers: HeaderMap | null = null;
-  private responseTrailers: HeaderMapImpl | null = null;
+  /** The connection cut this stream (for upstream_cx_destroy_with_active_rq). */
+  private cut = false;
   private isHead = false;
   /** content-length of the response, or -1. */
   private expectedLength = -1;
   private receivedLength = 0;
-  private lastError: ErrorWithCode | null = null;
   /** The HTTP/1 upgrade this stream carries as an extended CONNECT (null: none). */
   private upgrade: string | null = null;
 
@@ -98,60 +85,51 @@ export class Http2UpstreamStream extends StreamCallbackHelper implements Request
   // ---- StreamEncoder ----
 
   encodeHeaders(headers: HeaderMap, endStream: boolean): void {
-    if (this.req !== null || this.resetDone) return;
-    const h2 = toHttp2RequestHeaders(headers, this.owner.scheme);
-    this.upgrade = http1UpgradeOf(headers);
-    this.isHead = h2[':method'] === 'HEAD';
-    const session = this.owner.session;
-    let req: ClientHttp2Stream;
-    try {
-      req = session.request(h2, { endStream, waitForTrailers: !endStream });
-    } catch (err) {
-      // The session went away between onPoolReady and now (GOAWAY: never sent,
-      // so safe to retry), or node refused the headers (invalid name or value).
-      const reason = session.destroyed
-        ? StreamResetReason.ConnectionTermination
-        : session.closed
-          ? StreamResetReason.RemoteRefusedStreamReset
-          : StreamResetReason.LocalReset;
-      this.deliverReset(reason, reason === StreamResetReason.LocalReset ? (err as Error).message : '');
-      this.release(false);
+    if (this.stream !== null || this.resetDone) return;
+    const conn = this.owner.connection;
+    if (!conn.canOpenStream) {
+      // The connection went away between onPoolReady and now: never sent, so safe to retry.
+      this.deliverReset(conn.destroyed ? StreamResetReason.ConnectionTermination : StreamResetReason.RemoteRefusedStreamReset, '');
+      this.release();
       return;
     }
-    this.req = req;
+    let fields: string[];
+    try {
+      fields = toHttp2RequestFields(headers, this.owner.scheme);
+    } catch (err) {
+      this.deliverReset(StreamResetReason.LocalReset, (err as Error).message);
+      this.release();
+      return;
+    }
+    this.upgrade = http1UpgradeOf(headers);
+    this.isHead = headers.get(':method') === 'HEAD';
+    const stream = conn.openStream(this);
+    this.stream = stream;
     this.localEnded = endStream;
-    req.on('response', (h: IncomingHttpHeaders, flags: number, raw?: string[]) => this.onResponse(h, flags, raw));
-    req.on('headers', (h: IncomingHttpHeaders, _flags: number, raw?: string[]) => {
-      if (!this.resetDone) this.decoder.decode1xxHeaders(fromHttp2Headers(raw, h));
-    });
-    req.on('trailers', (h: IncomingHttpHeaders, _flags: number, raw?: string[]) => {
-      this.responseTrailers = fromHttp2Headers(raw, h);
-    });
-    req.on('wantTrailers', () => this.onWantTrailers());
-    req.on('drain', () => this.onDrain());
-    req.on('error', (err: ErrorWithCode) => { this.lastError = err; });
-    req.on('close', () => this.onClose());
+    stream.sendHeaders(fields, endStream);
+    if (this.readDisableCount > 0) stream.setReadPaused(true);
   }
 
   encodeData(data: Buffer, endStream: boolean): void {
-    const req = this.req;
-    if (req === null || this.resetDone || this.localEnded) return;
-    if (data.length > 0 && !req.write(data) && !this.aboveHighWatermark && req.writableLength >= this.owner.highWatermark) {
-      this.aboveHighWatermark = true;
-      this.runHighWatermarkCallbacks();
-    }
-    if (endStream) {
-      this.localEnded = true;
-      req.end();
-    }
+    const stream = this.stream;
+    if (stream === null || this.resetDone || this.localEnded) return;
+    if (endStream) this.localEnded = true;
+    stream.sendData(data, endStream);
   }
 
   encodeTrailers(trailers: HeaderMap): void {
-    const req = this.req;
-    if (req === null || this.resetDone || this.localEnded) return;
-    this.requestTrailers = trailers;
+    const stream = this.stream;
+    if (stream === null || this.resetDone || this.localEnded) return;
     this.localEnded = true;
-    req.end();
+    let fields: string[];
+    try {
+      fields = toHttp2TrailerFields(trailers);
+    } catch (err) {
+      this.deliverReset(StreamResetReason.LocalReset, (err as Error).message);
+      stream.reset(ErrorCode.Cancel);
+      return;
+    }
+    stream.sendTrailers(fields);
   }
 
   getStream(): Stream {
@@ -167,152 +145,117 @@ export class Http2UpstreamStream extends StreamCallbackHelper implements Request
    */
   resetStream(reason: StreamResetReason): void {
     if (this.resetDone) return;
-    if (this.remoteComplete && this.localEnded && this.req !== null) return; // already complete both ways
+    if (this.remoteComplete && this.localEnded && this.stream !== null) return; // already complete both ways
     this.deliverReset(reason, '');
-    const req = this.req;
-    if (req === null) this.release(false);
-    else if (!req.destroyed) req.close(NGHTTP2_CANCEL); // 'close' releases the slot
+    if (this.stream === null) this.release();
+    else this.stream.reset(ErrorCode.Cancel); // onStreamClosed releases the slot
   }
 
   readDisable(disable: boolean): void {
     if (disable) {
-      if (this.readDisableCount++ === 0 && this.reading) this.req!.pause();
+      if (this.readDisableCount++ === 0) this.stream?.setReadPaused(true);
     } else if (this.readDisableCount > 0) {
-      if (--this.readDisableCount === 0 && this.reading) this.req!.resume();
+      if (--this.readDisableCount === 0) this.stream?.setReadPaused(false);
     }
   }
 
   bufferLimit(): number {
-    return this.owner.highWatermark;
+    return this.owner.connection.options.highWatermark;
   }
 
-  // ---- node:http2 events ----
+  // ---- Http2ClientStreamCallbacks (the codec) ----
 
-  private onResponse(headers: IncomingHttpHeaders, flags: number, raw: string[] | undefined): void {
-    const req = this.req!;
+  onInformationalHeaders(fields: string[]): void {
+    if (!this.resetDone) this.decoder.decode1xxHeaders(fromHttp2Fields(fields));
+  }
+
+  onResponseHeaders(fields: string[], endStream: boolean): void {
     if (this.resetDone) return;
     this.owner.countBytes();
-    const count = raw !== undefined ? raw.length / 2 : Object.keys(headers).length;
-    if (count > this.owner.maxResponseHeadersCount) {
+    if (fields.length / 2 > this.owner.maxResponseHeadersCount) {
       // Envoy's codec refuses the header block (too_many_headers): a protocol error, 502 UPE.
-      this.deliverReset(StreamResetReason.ProtocolError, '');
-      if (!req.destroyed) req.close(NGHTTP2_INTERNAL_ERROR);
+      this.protocolError();
       return;
     }
-    const status = Number(headers[':status']);
-    const cl = headers['content-length'];
-    if (cl !== undefined && !this.isHead && status !== 204 && status !== 304) {
+    const map = fromHttp2Fields(fields);
+    const status = fields[1]!;
+    const cl = map.get('content-length');
+    if (cl !== undefined && !this.isHead && status !== '204' && status !== '304') {
       const n = Number(cl);
       if (Number.isSafeInteger(n) && n >= 0) this.expectedLength = n;
     }
-    const end = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
-    if (end) this.remoteComplete = true;
-    const map = fromHttp2Headers(raw, headers as Record<string, unknown>);
+    if (endStream) {
+      if (this.expectedLength > 0) return this.protocolError();
+      this.remoteComplete = true;
+    }
     if (this.upgrade !== null) toHttp1UpgradeResponse(map, this.upgrade);
-    this.decoder.decodeHeaders(map, end);
-    if (end) this.afterRemoteComplete();
-    if (this.resetDone) return;
-    // The body is read only now, so no 'data' can overtake the headers. Reading
-    // continues after an END_STREAM too: node ends (and closes) a stream only
-    // once its readable side has been consumed.
-    this.reading = true;
-    req.on('data', (chunk: Buffer) => this.onData(chunk));
-    req.on('end', () => this.onEnd());
-    if (this.readDisableCount > 0) req.pause();
+    this.decoder.decodeHeaders(map, endStream);
+    if (endStream) this.afterRemoteComplete();
   }
 
-  private onData(chunk: Buffer): void {
+  onResponseData(data: Buffer, endStream: boolean): void {
     if (this.resetDone || this.remoteComplete) return;
-    this.receivedLength += chunk.length;
-    this.decoder.decodeData(chunk, false);
+    this.receivedLength += data.length;
+    const expected = this.expectedLength;
+    if (expected >= 0 && (this.receivedLength > expected || (endStream && this.receivedLength !== expected))) {
+      // The body does not match its content-length (RFC 9113 §8.1.1): malformed.
+      this.protocolError();
+      return;
+    }
+    if (endStream) this.remoteComplete = true;
+    this.decoder.decodeData(data, endStream);
+    if (endStream) this.afterRemoteComplete();
   }
 
-  private onEnd(): void {
+  onResponseTrailers(fields: string[]): void {
     if (this.resetDone || this.remoteComplete) return;
-    const req = this.req!;
-    const rst = req.rstCode;
-    // Closed with an error code (peer reset, session gone): 'close' reports the reset.
-    if (rst !== undefined && rst !== NGHTTP2_NO_ERROR) return;
     if (this.expectedLength >= 0 && this.receivedLength !== this.expectedLength) {
-      // Short body: the peer reset the stream with NO_ERROR before END_STREAM.
-      this.deliverReset(StreamResetReason.RemoteReset, '');
-      if (!req.destroyed) req.close(NGHTTP2_CANCEL);
+      this.protocolError();
       return;
     }
     this.remoteComplete = true;
-    const trailers = this.responseTrailers;
-    this.responseTrailers = null;
-    if (trailers !== null) this.decoder.decodeTrailers(trailers);
-    else this.decoder.decodeData(EMPTY, true);
+    this.decoder.decodeTrailers(fromHttp2Fields(fields));
     this.afterRemoteComplete();
+  }
+
+  onStreamReset(reason: StreamResetReason, _detail: string): void {
+    this.cut = reason === StreamResetReason.ConnectionTermination ||
+      (reason === StreamResetReason.ProtocolError && this.owner.connection.destroyed);
+    if (!this.remoteComplete) this.deliverReset(reason, '');
+  }
+
+  onStreamClosed(): void {
+    this.owner.countBytes();
+    this.release();
+  }
+
+  onSendBufferAboveHighWatermark(): void {
+    if (!this.resetDone) this.runHighWatermarkCallbacks();
+  }
+
+  onSendBufferBelowLowWatermark(): void {
+    if (!this.resetDone) this.runLowWatermarkCallbacks();
+  }
+
+  // ---- internals ----
+
+  /** A malformed response: RST_STREAM(PROTOCOL_ERROR) and a ProtocolError reset (502 UPE). */
+  private protocolError(): void {
+    this.deliverReset(StreamResetReason.ProtocolError, '');
+    this.stream!.reset(ErrorCode.ProtocolError);
   }
 
   /**
    * The response is complete. If the request is not (an early response), the
    * caller will not finish it: the router drops its upstream request once the
    * response is done, as Envoy's router resets it. Cancel the rest of the
-   * upload so the stream closes and frees its session slot.
+   * upload so the stream closes and frees its connection slot.
    */
   private afterRemoteComplete(): void {
     if (this.localEnded || this.resetDone) return;
     this.resetDone = true;
-    const req = this.req!;
-    if (!req.destroyed) req.close(NGHTTP2_CANCEL);
+    this.stream!.reset(ErrorCode.Cancel);
   }
-
-  private onWantTrailers(): void {
-    const req = this.req!;
-    const trailers = this.requestTrailers;
-    this.requestTrailers = null;
-    try {
-      // No trailers: node ends the stream with an empty DATA frame instead.
-      req.sendTrailers(trailers === null ? {} : toHttp2Trailers(trailers));
-    } catch (err) {
-      this.lastError = err as ErrorWithCode;
-      if (!this.resetDone) {
-        this.deliverReset(StreamResetReason.LocalReset, (err as Error).message);
-        if (!req.destroyed) req.close(NGHTTP2_CANCEL);
-      }
-    }
-  }
-
-  private onDrain(): void {
-    if (!this.aboveHighWatermark) return;
-    this.aboveHighWatermark = false;
-    if (this.resetDone) return;
-    this.runLowWatermarkCallbacks();
-  }
-
-  private onClose(): void {
-    this.owner.countBytes();
-    let cut = false;
-    if (!this.resetDone && !this.remoteComplete) {
-      const reason = this.closeReason();
-      cut = reason === StreamResetReason.ConnectionTermination || (reason === StreamResetReason.ProtocolError && this.owner.session.destroyed);
-      this.deliverReset(reason, '');
-    }
-    this.release(cut);
-  }
-
-  /**
-   * Why the stream closed before its response completed:
-   * REFUSED_STREAM (also what streams above a GOAWAY's last-stream-id get) →
-   * RemoteRefusedStreamReset; the session died → ProtocolError when node
-   * reported an HTTP/2 protocol failure, else ConnectionTermination;
-   * RST_STREAM(PROTOCOL_ERROR) (sent by nghttp2 for a malformed response, or by
-   * the peer) → ProtocolError; any other RST_STREAM → RemoteReset.
-   */
-  private closeReason(): StreamResetReason {
-    const code = this.req!.rstCode;
-    if (code === NGHTTP2_REFUSED_STREAM) return StreamResetReason.RemoteRefusedStreamReset;
-    if (this.owner.session.destroyed) {
-      return this.lastError?.code === 'ERR_HTTP2_ERROR' ? StreamResetReason.ProtocolError : StreamResetReason.ConnectionTermination;
-    }
-    if (code === NGHTTP2_PROTOCOL_ERROR) return StreamResetReason.ProtocolError;
-    return StreamResetReason.RemoteReset;
-  }
-
-  // ---- internals ----
 
   private deliverReset(reason: StreamResetReason, transportFailureReason: string): void {
     if (this.resetDone) return;
@@ -320,9 +263,9 @@ export class Http2UpstreamStream extends StreamCallbackHelper implements Request
     this.runResetCallbacks(reason, transportFailureReason);
   }
 
-  private release(cutByConnection: boolean): void {
+  private release(): void {
     if (this.released) return;
     this.released = true;
-    this.owner.onStreamDone(this, cutByConnection);
+    this.owner.onStreamDone(this, this.cut);
   }
 }

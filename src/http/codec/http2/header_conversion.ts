@@ -1,9 +1,10 @@
 /**
- * Header conversion between Legate's HeaderMap and node:http2, for the HTTP/2
- * upstream codec (the client half of Envoy's `source/common/http/http2/codec_impl.cc`
- * header handling).
+ * Header conversion between Legate's HeaderMap and HTTP/2 header lists: flat
+ * `name, value, …` fields for Legate's own client codec (upstream), node:http2
+ * header objects for the server codec (downstream). After the header handling
+ * of Envoy's `source/common/http/http2/codec_impl.cc`.
  *
- * Request side (HeaderMap → node:http2 header object):
+ * Request side (HeaderMap → HTTP/2 fields):
  * - pseudo headers pass through; `:scheme` gets the connection's scheme when absent,
  *   and `:authority` comes from `host` when only an HTTP/1-style `host` is present;
  *   a plain CONNECT keeps only `:method` and `:authority`; an HTTP/1 upgrade
@@ -12,12 +13,12 @@
  * - HTTP/1 connection-specific headers are dropped (RFC 9113 §8.2.2): `connection`,
  *   `keep-alive`, `proxy-connection`, `transfer-encoding`, `upgrade`, `http2-settings`
  *   and `host`; `te` survives only as `te: trailers`;
- * - repeated headers become arrays (one field line each on the wire), except the
- *   names node:http2 insists are single-valued, which are joined with `, `
- *   (`content-length` keeps its first value).
+ * - repeated headers stay one field each (`content-length` keeps its first value);
+ *   for node:http2 objects, the names node insists are single-valued are joined
+ *   with `, `.
  *
- * Response side: node:http2's raw `[name, value, ...]` list (already lower case,
- * in wire order, repeats kept) goes into a HeaderMapImpl as is.
+ * Response side: the decoded `[name, value, ...]` list (lower case, in wire
+ * order, repeats kept) goes into a HeaderMapImpl as is.
  */
 import type { OutgoingHttpHeaders } from 'node:http2';
 import type { HeaderMap } from '../../../envoy/http/header_map.js';
@@ -85,39 +86,108 @@ export function http1UpgradeOf(headers: HeaderMap): string | null {
 }
 
 /**
- * The node:http2 request header object for `headers`.
- * @param defaultScheme `:scheme` when the map has none (`http` for h2c).
+ * The request header fields for Legate's own HTTP/2 client codec: flat
+ * `name, value, …`, pseudo-headers first, one field per value (the rules are
+ * in the file comment: connection-specific headers dropped, `te` only as
+ * `trailers`, `host` → `:authority`, upgrades as extended CONNECT).
+ * Throws when a name or value cannot go on the wire (CR, LF or NUL).
  */
-export function toHttp2RequestHeaders(headers: HeaderMap, defaultScheme: string): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
+export function toHttp2RequestFields(headers: HeaderMap, defaultScheme: string): string[] {
+  const pseudo: string[] = [];
+  const regular: string[] = [];
   let host: string | undefined;
-  const upgrade = http1UpgradeOf(headers);
+  let hasAuthority = false, hasScheme = false, hasContentLength = false, hasTe = false;
+  let method = '', protocol: string | null = null;
   headers.forEach((name, value) => {
+    checkFieldValue(name, value);
+    if (name.charCodeAt(0) === 58 /* : */) {
+      if (name === ':authority') hasAuthority = true;
+      else if (name === ':scheme') hasScheme = true;
+      else if (name === ':method') method = value;
+      else if (name === ':protocol') protocol = value;
+      pseudo.push(name, value);
+      return;
+    }
     if (CONNECTION_SPECIFIC.has(name)) {
       if (name === 'host' && host === undefined) host = value;
       return;
     }
     if (name === 'te') {
-      if (out.te === undefined && teAllowsTrailers(value)) out.te = 'trailers';
+      if (!hasTe && teAllowsTrailers(value)) regular.push('te', 'trailers');
+      hasTe = true;
       return;
     }
-    addValue(out, name, value);
+    if (name === 'content-length') {
+      if (hasContentLength) return;
+      hasContentLength = true;
+    }
+    regular.push(name, value);
   });
-  if (out[':authority'] === undefined && host !== undefined) out[':authority'] = host;
+  if (!hasAuthority && host !== undefined) pseudo.push(':authority', host);
+  const upgrade = http1UpgradeOf(headers);
   if (upgrade !== null) {
     // HTTP/1 upgrade → extended CONNECT: `:method CONNECT` + `:protocol <token>`, path and scheme kept.
-    out[':method'] = 'CONNECT';
-    out[':protocol'] = upgrade;
-    if (out['content-length'] === '0') delete out['content-length'];
+    setField(pseudo, ':method', 'CONNECT');
+    setField(pseudo, ':protocol', upgrade);
+    method = 'CONNECT';
+    protocol = upgrade;
+    const i = indexOfField(regular, 'content-length');
+    if (i !== -1 && regular[i + 1] === '0') regular.splice(i, 2);
   }
-  if (out[':method'] === 'CONNECT' && out[':protocol'] === undefined) {
+  if (method === 'CONNECT' && protocol === null) {
     // A plain CONNECT carries only :method and :authority (RFC 9113 §8.5).
-    delete out[':scheme'];
-    delete out[':path'];
-  } else if (out[':scheme'] === undefined) {
-    out[':scheme'] = defaultScheme;
+    removeField(pseudo, ':scheme');
+    removeField(pseudo, ':path');
+  } else if (!hasScheme) {
+    pseudo.push(':scheme', defaultScheme);
   }
+  for (let i = 0; i < regular.length; i++) pseudo.push(regular[i]!);
+  return pseudo;
+}
+
+/** Trailer fields for the HTTP/2 client codec (pseudo and connection-specific headers dropped). */
+export function toHttp2TrailerFields(trailers: HeaderMap): string[] {
+  const out: string[] = [];
+  trailers.forEach((name, value) => {
+    if (name.charCodeAt(0) === 58 /* : */ || CONNECTION_SPECIFIC.has(name) || name === 'te') return;
+    checkFieldValue(name, value);
+    out.push(name, value);
+  });
   return out;
+}
+
+/** A HeaderMapImpl from decoded HTTP/2 fields (flat `name, value, …`; names already lower case). */
+export function fromHttp2Fields(fields: readonly string[]): HeaderMapImpl {
+  const n = fields.length >> 1;
+  const names = new Array<string>(n);
+  const values = new Array<string>(n);
+  for (let i = 0, j = 0; j < n; i += 2, j++) {
+    names[j] = fields[i]!;
+    values[j] = fields[i + 1]!;
+  }
+  return new HeaderMapImpl(names, values);
+}
+
+function checkFieldValue(name: string, value: string): void {
+  if (value.indexOf('\n') !== -1 || value.indexOf('\r') !== -1 || value.indexOf('\0') !== -1) {
+    throw new Error(`invalid value for header ${name}`);
+  }
+}
+
+function indexOfField(fields: readonly string[], name: string): number {
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return i;
+  return -1;
+}
+
+function setField(fields: string[], name: string, value: string): void {
+  const i = indexOfField(fields, name);
+  if (i === -1) fields.push(name, value);
+  else fields[i + 1] = value;
+}
+
+function removeField(fields: string[], name: string): void {
+  const i = indexOfField(fields, name);
+  if (i !== -1) fields.splice(i, 2);
 }
 
 /** The node:http2 trailer object for `trailers` (pseudo and connection-specific headers dropped). */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HeaderMapImpl } from '../../../../src/http/codec/header_map_impl.js';
-import { fromHttp2Headers, toHttp2RequestHeaders, toHttp2Trailers } from '../../../../src/http/codec/http2/header_conversion.js';
+import { fromHttp2Fields, fromHttp2Headers, toHttp2RequestFields, toHttp2TrailerFields, toHttp2Trailers } from '../../../../src/http/codec/http2/header_conversion.js';
 
 test('request headers: pseudo headers kept, :scheme defaulted, HTTP/1 connection headers dropped', () => {
   const h = HeaderMapImpl.fromPairs([
@@ -18,13 +18,10 @@ test('request headers: pseudo headers kept, :scheme defaulted, HTTP/1 connection
     ['x-multi', '1'],
     ['x-multi', '2'],
   ]);
-  assert.deepEqual(toHttp2RequestHeaders(h, 'http'), {
-    ':method': 'GET',
-    ':path': '/a?b=1',
-    ':authority': 'svc.local',
-    ':scheme': 'http',
-    'x-multi': ['1', '2'],
-  });
+  assert.deepEqual(toHttp2RequestFields(h, 'http'), [
+    ':method', 'GET', ':path', '/a?b=1', ':authority', 'svc.local', ':scheme', 'http',
+    'x-multi', '1', 'x-multi', '2',
+  ]);
 });
 
 test('request headers: te survives only as "trailers"; host becomes :authority when missing', () => {
@@ -35,16 +32,12 @@ test('request headers: te survives only as "trailers"; host becomes :authority w
     ['host', 'legacy.example:8080'],
     ['te', 'deflate, Trailers'],
   ]);
-  assert.deepEqual(toHttp2RequestHeaders(h, 'http'), {
-    ':method': 'POST',
-    ':path': '/',
-    ':scheme': 'https',
-    ':authority': 'legacy.example:8080',
-    te: 'trailers',
-  });
+  assert.deepEqual(toHttp2RequestFields(h, 'http'), [
+    ':method', 'POST', ':path', '/', ':scheme', 'https', ':authority', 'legacy.example:8080', 'te', 'trailers',
+  ]);
 });
 
-test('request headers: repeats of single-valued names are joined, content-length keeps the first', () => {
+test('request headers: repeats stay separate fields, content-length keeps the first, CR/LF refused', () => {
   const h = HeaderMapImpl.fromPairs([
     [':method', 'POST'],
     [':path', '/'],
@@ -56,10 +49,12 @@ test('request headers: repeats of single-valued names are joined, content-length
     ['cookie', 'x=1'],
     ['cookie', 'y=2'],
   ]);
-  const out = toHttp2RequestHeaders(h, 'http');
-  assert.equal(out['content-length'], '3');
-  assert.equal(out['user-agent'], 'a, b');
-  assert.deepEqual(out.cookie, ['x=1', 'y=2']);
+  assert.deepEqual(toHttp2RequestFields(h, 'http'), [
+    ':method', 'POST', ':path', '/', ':authority', 'a', ':scheme', 'http',
+    'content-length', '3', 'user-agent', 'a', 'user-agent', 'b', 'cookie', 'x=1', 'cookie', 'y=2',
+  ]);
+  h.add('x-bad', 'a\r\nx-injected: 1');
+  assert.throws(() => toHttp2RequestFields(h, 'http'), /invalid value for header x-bad/);
 });
 
 test('trailers: pseudo and connection-specific names are dropped', () => {
@@ -71,6 +66,7 @@ test('trailers: pseudo and connection-specific names are dropped', () => {
     ['x-sum', 'b'],
   ]);
   assert.deepEqual(toHttp2Trailers(t), { 'grpc-status': '0', 'x-sum': ['a', 'b'] });
+  assert.deepEqual(toHttp2TrailerFields(t), ['grpc-status', '0', 'x-sum', 'a', 'x-sum', 'b']);
 });
 
 test('response headers: raw list kept in order with repeats; object fallback', () => {
@@ -94,11 +90,7 @@ test('request headers: a plain CONNECT keeps only :method and :authority', () =>
     [':scheme', 'http'],
     ['x-request-id', 'abc'],
   ]);
-  assert.deepEqual(toHttp2RequestHeaders(h, 'http'), {
-    ':method': 'CONNECT',
-    ':authority': 'far.example:443',
-    'x-request-id': 'abc',
-  });
+  assert.deepEqual(toHttp2RequestFields(h, 'http'), [':method', 'CONNECT', ':authority', 'far.example:443', 'x-request-id', 'abc']);
 });
 
 test('request headers: an HTTP/1 upgrade becomes an extended CONNECT (RFC 8441)', () => {
@@ -112,12 +104,15 @@ test('request headers: an HTTP/1 upgrade becomes an extended CONNECT (RFC 8441)'
     ['content-length', '0'],
     ['sec-websocket-version', '13'],
   ]);
-  assert.deepEqual(toHttp2RequestHeaders(h, 'http'), {
-    ':method': 'CONNECT',
-    ':protocol': 'websocket',
-    ':path': '/chat',
-    ':authority': 'ws.example',
-    ':scheme': 'http',
-    'sec-websocket-version': '13',
-  });
+  assert.deepEqual(toHttp2RequestFields(h, 'http'), [
+    ':method', 'CONNECT', ':path', '/chat', ':authority', 'ws.example', ':scheme', 'http', ':protocol', 'websocket',
+    'sec-websocket-version', '13',
+  ]);
+});
+
+test('decoded response fields become a HeaderMapImpl in wire order, repeats kept', () => {
+  const m = fromHttp2Fields([':status', '200', 'set-cookie', 'a=1', 'set-cookie', 'b=2']);
+  assert.equal(m.get(':status'), '200');
+  assert.deepEqual(m.getAll('set-cookie'), ['a=1', 'b=2']);
+  assert.equal(m.size, 3);
 });
