@@ -681,7 +681,6 @@ export class Http2ClientConnection {
     if (end) stream.recvState = RecvState.Closed;
     stream.deliverData(data, flowControlled, end);
     if (end && stream.localEnded && !stream.hasQueuedSend()) this.closeStream(stream);
-    else if (end && !stream.closed && stream.closedForUser) this.closeStream(stream);
   }
 
   private onHeaders(flags: number, streamId: number, payload: Buffer): void {
