@@ -1,0 +1,385 @@
+/**
+ * GrpcMux: one xDS gRPC stream carrying the subscriptions of one or more
+ * resource types, after Envoy's `GrpcMuxImpl` (state of the world) and
+ * `NewGrpcMuxImpl` (delta) in source/extensions/config_subscription/grpc/.
+ * An ADS mux carries every type on one stream; a non-aggregated
+ * `api_config_source` gets a mux per subscription.
+ *
+ * Protocol, as Envoy speaks it:
+ * - state of the world: a DiscoveryRequest per type with the names wanted
+ *   (none = wildcard, Listener/Cluster only), `version_info` of the last
+ *   accepted response; every response is answered: ACK (its version_info and
+ *   nonce) or NACK (the last accepted version_info, its nonce, error_detail
+ *   naming the bad resource and field). The last good config keeps serving.
+ * - delta: DeltaDiscoveryRequests with `resource_names_subscribe` /
+ *   `_unsubscribe`, `initial_resource_versions` on a new stream, and an
+ *   ACK/NACK by nonce per response.
+ * - `node` on the first request of each stream (every request unless
+ *   `set_node_on_first_message_only`).
+ * - The stream dropping: `control_plane.connected_state` 0, subscriptions are
+ *   told (update_failure), the last good config keeps serving, and the
+ *   stream is re-opened with jittered exponential back-off (500 ms … 30 s).
+ * - A control plane that answers a NACK by sending the same response again at
+ *   once (go-control-plane's snapshot cache does): the repeat is not applied
+ *   again, and the NACK goes out after a growing delay, so the pair never spins.
+ */
+import { create, fromBinary, toBinary, type Message } from '@bufbuild/protobuf';
+import type { Any } from '@bufbuild/protobuf/wkt';
+import type { Node } from '../../generated/envoy/config/core/v3/base_pb.js';
+import type {
+  DeltaDiscoveryRequest,
+  DeltaDiscoveryResponse,
+  DiscoveryRequest,
+  DiscoveryResponse,
+} from '../../generated/envoy/service/discovery/v3/discovery_pb.js';
+import type { DecodedResource } from '../../envoy/config/subscription.js';
+import type { ClusterManager } from '../../envoy/upstream/cluster_manager.js';
+import type { Gauge, Scope } from '../../envoy/stats/stats.js';
+import { getLogger } from '../../common/logger.js';
+import { messageSchema } from '../type_registry.js';
+import { JitteredExponentialBackOffStrategy, type BackOffStrategy } from '../../upstream/backoff_strategy.js';
+import { defaultRandom } from '../../upstream/load_balancer_impl.js';
+import { GrpcStream } from './grpc_stream.js';
+import type { XdsSubscription } from './subscription_impl.js';
+import { decodeResource, typeShortName } from './xds_resource.js';
+import { ConfigError } from '../config_error.js';
+
+const log = getLogger('config');
+
+const DISCOVERY_REQUEST = 'envoy.service.discovery.v3.DiscoveryRequest';
+const DISCOVERY_RESPONSE = 'envoy.service.discovery.v3.DiscoveryResponse';
+const DELTA_REQUEST = 'envoy.service.discovery.v3.DeltaDiscoveryRequest';
+const DELTA_RESPONSE = 'envoy.service.discovery.v3.DeltaDiscoveryResponse';
+
+/** google.rpc.Code INVALID_ARGUMENT, what Envoy puts in a NACK's error_detail. */
+const INVALID_ARGUMENT = 3;
+const RETRY_BASE_MS = 500;
+const RETRY_MAX_MS = 30_000;
+const NACK_BACKOFF_BASE_MS = 1000;
+const NACK_BACKOFF_MAX_MS = 30_000;
+
+export interface GrpcMuxOptions {
+  clusterManager: ClusterManager;
+  /** The `envoy_grpc` cluster. */
+  clusterName: string;
+  /** `/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources` etc. */
+  methodPath: string;
+  delta: boolean;
+  node: Node;
+  setNodeOnFirstMessageOnly: boolean;
+  /** Where `control_plane.*` lives (the root scope). */
+  scope: Scope;
+  initialMetadata?: ReadonlyArray<readonly [string, string]>;
+  /** Test hook: the re-connect back-off. */
+  retryBackOff?: BackOffStrategy;
+}
+
+/** What the mux keeps per resource type. */
+interface TypeState {
+  readonly typeUrl: string;
+  readonly subscriptions: XdsSubscription[];
+  /** SotW: version_info of the last accepted response. */
+  acceptedVersion: string;
+  /** Nonce of the last response (echoed by the next request of this type). */
+  nonce: string;
+  /** Delta: names subscribed on the wire, and the versions we hold (for initial_resource_versions). */
+  sentNames: Set<string>;
+  resourceVersions: Map<string, string>;
+  /** The last NACKed response (its version and a fingerprint) and the delay before the next NACK. */
+  lastRejected: { version: string; fingerprint: string; error: string } | null;
+  nackDelayMs: number;
+  nackTimer: NodeJS.Timeout | null;
+}
+
+export class GrpcMux {
+  private stream: GrpcStream | null = null;
+  private readonly types = new Map<string, TypeState>();
+  private nodeSent = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private readonly backOff: BackOffStrategy;
+  private readonly connectedState: Gauge;
+  private started = false;
+  private shutdown = false;
+  /** The reason of the last stream failure logged (repeats go to debug). */
+  private lastFailure = '';
+
+  constructor(private readonly options: GrpcMuxOptions) {
+    this.backOff = options.retryBackOff ?? new JitteredExponentialBackOffStrategy(RETRY_BASE_MS, RETRY_MAX_MS, defaultRandom);
+    this.connectedState = options.scope.createScope('control_plane.').gauge('connected_state', 'never_import');
+  }
+
+  /** Adds a subscription; its type's request goes out now if the stream is up. */
+  addSubscription(sub: XdsSubscription): void {
+    let t = this.types.get(sub.typeUrl);
+    if (t === undefined) {
+      t = {
+        typeUrl: sub.typeUrl, subscriptions: [], acceptedVersion: '', nonce: '', sentNames: new Set(),
+        resourceVersions: new Map(), lastRejected: null, nackDelayMs: NACK_BACKOFF_BASE_MS, nackTimer: null,
+      };
+      this.types.set(sub.typeUrl, t);
+    }
+    t.subscriptions.push(sub);
+    if (!this.started) {
+      this.started = true;
+      this.establishStream();
+    } else if (this.stream !== null) {
+      this.sendRequest(t, null);
+    }
+  }
+
+  /** A subscription's names changed. */
+  updateSubscription(sub: XdsSubscription): void {
+    const t = this.types.get(sub.typeUrl);
+    if (t !== undefined && this.stream !== null) this.sendRequest(t, null);
+  }
+
+  removeSubscription(sub: XdsSubscription): void {
+    const t = this.types.get(sub.typeUrl);
+    if (t === undefined) return;
+    const i = t.subscriptions.indexOf(sub);
+    if (i !== -1) t.subscriptions.splice(i, 1);
+    if (this.stream !== null) this.sendRequest(t, null);
+  }
+
+  /** Closes the stream for good (server shutdown). */
+  stop(): void {
+    this.shutdown = true;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    for (const t of this.types.values()) if (t.nackTimer !== null) clearTimeout(t.nackTimer);
+    this.stream?.close();
+    this.stream = null;
+  }
+
+  // ---- the stream ----
+
+  private establishStream(): void {
+    if (this.shutdown) return;
+    this.nodeSent = false;
+    const stream = new GrpcStream(this.options.clusterManager, this.options.clusterName, this.options.methodPath, {
+      onStreamReady: () => this.connectedState.set(1),
+      onReceiveMessage: (payload) => this.onReceiveMessage(payload),
+      onRemoteClose: (status, message) => this.onRemoteClose(stream, status, message),
+    }, { initialMetadata: this.options.initialMetadata });
+    this.stream = stream;
+    // Every type's first request of this stream: names, and the versions held (so the server can skip resends).
+    for (const t of this.types.values()) {
+      t.nonce = '';
+      t.sentNames = new Set();
+      this.sendRequest(t, null, true);
+    }
+    stream.start();
+  }
+
+  private onRemoteClose(stream: GrpcStream, status: number, message: string): void {
+    if (this.stream !== stream) return;
+    this.stream = null;
+    this.connectedState.set(0);
+    const reason = `gRPC status ${status}${message !== '' ? `: ${message}` : ''}`;
+    if (reason !== this.lastFailure) log.warn(`xDS stream to ${this.options.clusterName} closed (${reason}); serving the last good config, retrying`);
+    else log.debug(`xDS stream to ${this.options.clusterName} closed again (${reason})`);
+    this.lastFailure = reason;
+    for (const t of this.types.values()) for (const s of t.subscriptions) s.connectionFailure(new Error(reason));
+    if (this.shutdown) return;
+    const delay = this.backOff.nextBackOffMs();
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.establishStream();
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  private onReceiveMessage(payload: Buffer): void {
+    this.backOff.reset();
+    this.lastFailure = '';
+    this.connectedState.set(1);
+    try {
+      if (this.options.delta) this.onDeltaResponse(fromBinary(messageSchema(DELTA_RESPONSE), payload) as unknown as DeltaDiscoveryResponse);
+      else this.onSotwResponse(fromBinary(messageSchema(DISCOVERY_RESPONSE), payload) as unknown as DiscoveryResponse);
+    } catch (e) {
+      log.warn(`xDS: cannot parse a response from ${this.options.clusterName}: ${(e as Error).message}`);
+    }
+  }
+
+  // ---- state of the world ----
+
+  private onSotwResponse(resp: DiscoveryResponse): void {
+    const t = this.types.get(resp.typeUrl);
+    if (t === undefined) {
+      log.warn(`xDS: ignoring a response of unsubscribed type ${resp.typeUrl}`);
+      return;
+    }
+    t.nonce = resp.nonce;
+    const fingerprint = fingerprintOf(resp.resources);
+    if (t.lastRejected !== null && t.lastRejected.version === resp.versionInfo && t.lastRejected.fingerprint === fingerprint) {
+      // The same rejected response again: do not apply it again; NACK after a growing delay.
+      this.scheduleNack(t, t.lastRejected.error);
+      return;
+    }
+    let decoded: DecodedResource[];
+    try {
+      decoded = this.decodeAll(resp.resources, resp.typeUrl, resp.versionInfo);
+    } catch (e) {
+      for (const s of t.subscriptions) s.rejectUndecodable();
+      return this.reject(t, resp.versionInfo, fingerprint, (e as Error).message);
+    }
+    const errors: string[] = [];
+    for (const s of [...t.subscriptions]) {
+      const err = s.deliverStateOfTheWorld(decoded, resp.versionInfo);
+      if (err !== null) errors.push(err);
+    }
+    if (errors.length > 0) return this.reject(t, resp.versionInfo, fingerprint, errors.join('; '));
+    t.acceptedVersion = resp.versionInfo;
+    t.lastRejected = null;
+    t.nackDelayMs = NACK_BACKOFF_BASE_MS;
+    this.sendRequest(t, null);
+  }
+
+  // ---- delta ----
+
+  private onDeltaResponse(resp: DeltaDiscoveryResponse): void {
+    const t = this.types.get(resp.typeUrl);
+    if (t === undefined) {
+      log.warn(`xDS: ignoring a delta response of unsubscribed type ${resp.typeUrl}`);
+      return;
+    }
+    t.nonce = resp.nonce;
+    const fingerprint = fingerprintOf(resp.resources.map((r) => r.resource).filter((a): a is Any => a !== undefined)) + '|' + resp.removedResources.join(',');
+    if (t.lastRejected !== null && t.lastRejected.version === resp.systemVersionInfo && t.lastRejected.fingerprint === fingerprint) {
+      this.scheduleNack(t, t.lastRejected.error);
+      return;
+    }
+    let decoded: DecodedResource[];
+    try {
+      decoded = [];
+      const seen = new Set<string>();
+      for (const [i, r] of resp.resources.entries()) {
+        if (r.resource === undefined) continue; // a heartbeat / name-only entry
+        const { name, message } = decodeResource(r.resource, resp.typeUrl, `resources[${i}]`);
+        if (r.name !== '' && r.name !== name) throw new ConfigError(`resources[${i}]`, `resource name '${r.name}' does not match the ${typeShortName(resp.typeUrl)}'s name '${name}'`);
+        if (seen.has(name)) throw new ConfigError(`resources[${i}]`, `duplicate ${typeShortName(resp.typeUrl)} '${name}' in one response`);
+        seen.add(name);
+        decoded.push({ name, version: r.version, resource: message });
+      }
+    } catch (e) {
+      for (const s of t.subscriptions) s.rejectUndecodable();
+      return this.reject(t, resp.systemVersionInfo, fingerprint, (e as Error).message);
+    }
+    const errors: string[] = [];
+    for (const s of [...t.subscriptions]) {
+      const err = s.deliverDelta(decoded, resp.removedResources, resp.systemVersionInfo);
+      if (err !== null) errors.push(err);
+    }
+    if (errors.length > 0) return this.reject(t, resp.systemVersionInfo, fingerprint, errors.join('; '));
+    for (const r of decoded) t.resourceVersions.set(r.name, r.version);
+    for (const n of resp.removedResources) t.resourceVersions.delete(n);
+    t.acceptedVersion = resp.systemVersionInfo;
+    t.lastRejected = null;
+    t.nackDelayMs = NACK_BACKOFF_BASE_MS;
+    this.sendRequest(t, null);
+  }
+
+  // ---- requests ----
+
+  private decodeAll(resources: ReadonlyArray<Any>, typeUrl: string, version: string): DecodedResource[] {
+    const out: DecodedResource[] = [];
+    const seen = new Set<string>();
+    for (const [i, any] of resources.entries()) {
+      const { name, message } = decodeResource(any, typeUrl, `resources[${i}]`);
+      if (seen.has(name)) throw new ConfigError(`resources[${i}]`, `duplicate ${typeShortName(typeUrl)} '${name}' in one response`);
+      seen.add(name);
+      out.push({ name, version, resource: message as Message });
+    }
+    return out;
+  }
+
+  private reject(t: TypeState, version: string, fingerprint: string, error: string): void {
+    const first = t.lastRejected === null || t.lastRejected.version !== version;
+    t.lastRejected = { version, fingerprint, error };
+    if (first) log.warn(`xDS: rejected ${typeShortName(t.typeUrl)} update (version ${version || '(none)'}): ${error}`);
+    this.sendRequest(t, error);
+  }
+
+  /** NACKs again after a delay that doubles each time the same response comes back. */
+  private scheduleNack(t: TypeState, error: string): void {
+    if (t.nackTimer !== null) return;
+    const delay = t.nackDelayMs;
+    t.nackDelayMs = Math.min(t.nackDelayMs * 2, NACK_BACKOFF_MAX_MS);
+    log.debug(`xDS: ${typeShortName(t.typeUrl)} response NACKed before came again; NACK in ${delay} ms`);
+    t.nackTimer = setTimeout(() => {
+      t.nackTimer = null;
+      if (this.stream !== null) this.sendRequest(t, error);
+    }, delay);
+    t.nackTimer.unref();
+  }
+
+  /** Names the type's subscriptions want ('' set = wildcard), or null when nobody subscribes. */
+  private wantedNames(t: TypeState): Set<string> | 'wildcard' | null {
+    if (t.subscriptions.length === 0) return null;
+    const names = new Set<string>();
+    for (const s of t.subscriptions) {
+      if (s.isWildcard) return 'wildcard';
+      for (const n of s.names) names.add(n);
+    }
+    return names;
+  }
+
+  private sendRequest(t: TypeState, errorDetail: string | null, newStream = false): void {
+    if (this.stream === null) return;
+    const includeNode = !this.nodeSent || !this.options.setNodeOnFirstMessageOnly;
+    const node = includeNode ? this.options.node : undefined;
+    const wanted = this.wantedNames(t);
+    const error = errorDetail === null ? undefined : { code: INVALID_ARGUMENT, message: errorDetail, details: [] };
+    let bytes: Uint8Array;
+    if (this.options.delta) {
+      const subscribe: string[] = [];
+      const unsubscribe: string[] = [];
+      const want = wanted === 'wildcard' ? new Set<string>(['*']) : wanted ?? new Set<string>();
+      // The legacy wildcard: an empty first subscription of Listener/Cluster.
+      const legacyWildcard = wanted === 'wildcard' && newStream;
+      if (!legacyWildcard) {
+        for (const n of want) if (!t.sentNames.has(n)) subscribe.push(n);
+      }
+      for (const n of t.sentNames) if (!want.has(n)) unsubscribe.push(n);
+      if (!newStream && errorDetail === null && t.nonce === '' && subscribe.length === 0 && unsubscribe.length === 0) return;
+      t.sentNames = legacyWildcard ? new Set(['*']) : want;
+      const initial: Record<string, string> = {};
+      if (newStream) for (const [n, v] of t.resourceVersions) initial[n] = v;
+      const req = create(messageSchema(DELTA_REQUEST), {
+        node,
+        typeUrl: t.typeUrl,
+        resourceNamesSubscribe: subscribe,
+        resourceNamesUnsubscribe: unsubscribe,
+        initialResourceVersions: initial,
+        responseNonce: newStream ? '' : t.nonce,
+        errorDetail: error,
+      } as never) as unknown as DeltaDiscoveryRequest;
+      bytes = toBinary(messageSchema(DELTA_REQUEST), req as never);
+    } else {
+      if (wanted === null && newStream) return; // nobody subscribes: nothing to ask for on a new stream
+      const names = wanted === 'wildcard' || wanted === null ? [] : [...wanted];
+      const req = create(messageSchema(DISCOVERY_REQUEST), {
+        node,
+        typeUrl: t.typeUrl,
+        resourceNames: names,
+        versionInfo: t.acceptedVersion,
+        responseNonce: newStream ? '' : t.nonce,
+        errorDetail: error,
+      } as never) as unknown as DiscoveryRequest;
+      bytes = toBinary(messageSchema(DISCOVERY_REQUEST), req as never);
+    }
+    this.nodeSent = true;
+    this.stream.sendMessage(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  }
+}
+
+/** A cheap fingerprint of a response's resources (to spot the same response sent again). */
+function fingerprintOf(resources: ReadonlyArray<Any>): string {
+  let h = 0x811c9dc5;
+  let n = 0;
+  for (const r of resources) {
+    const v = r.value;
+    n += v.length;
+    for (let i = 0; i < v.length; i += 7) h = Math.imul(h ^ v[i]!, 0x01000193) >>> 0;
+  }
+  return `${resources.length}:${n}:${h}`;
+}
