@@ -25,6 +25,8 @@ import { DrainManager } from './drain_manager.js';
 import { startAdmin, type RunningAdmin } from './admin_setup.js';
 import type { Options } from './options.js';
 import { VERSION } from './version.js';
+import { SubscriptionFactoryImpl } from '../config/xds/subscription_factory_impl.js';
+import { localNode } from '../config/xds/local_node.js';
 
 const log = getLogger('main');
 
@@ -42,6 +44,8 @@ export class Server {
   admin: RunningAdmin | null = null;
   secretManager!: SecretManagerImpl;
   localInfo!: LocalInfo;
+  /** xDS subscriptions (ADS stream, per-type streams, files); null without dynamic_resources. */
+  subscriptionFactory: SubscriptionFactoryImpl | null = null;
   private shuttingDown = false;
   private readonly warnings: string[] = [];
 
@@ -93,6 +97,17 @@ export class Server {
       secretManager, configDir: this.loaded.configDir, warn: (path, message) => { this.warnings.push(`${path}: ${message}`); log.warn(`${path}: ${message}`); },
     }));
     if (bind) await this.clusterManager.initialize();
+
+    const dynamic = b.dynamicResources;
+    if (dynamic !== undefined) {
+      this.subscriptionFactory = this.rethrowWithPosition(() => new SubscriptionFactoryImpl({
+        clusterManager: this.clusterManager,
+        node: localNode(node, o),
+        scope: root,
+        configDir: this.loaded.configDir,
+        adsConfig: dynamic.adsConfig,
+      }));
+    }
 
     this.listenerManager = new ListenerManagerImpl(root, (info, scope) => baseContext(info, scope));
     const listeners = b.staticResources?.listeners ?? [];
@@ -171,6 +186,7 @@ export class Server {
     const left = this.listenerManager.activeConnections();
     if (left > 0) log.info(`drain time over; closing ${left} connection(s)`);
     this.listenerManager.closeAllConnections();
+    this.subscriptionFactory?.stop();
     await this.admin?.close();
     this.clusterManager.shutdown();
     await flushAccessLogs();
