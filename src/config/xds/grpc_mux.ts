@@ -32,7 +32,7 @@ import type {
   DiscoveryRequest,
   DiscoveryResponse,
 } from '../../generated/envoy/service/discovery/v3/discovery_pb.js';
-import type { DecodedResource } from '../../envoy/config/subscription.js';
+import { TypeUrl, type DecodedResource } from '../../envoy/config/subscription.js';
 import type { ClusterManager } from '../../envoy/upstream/cluster_manager.js';
 import type { Gauge, Scope } from '../../envoy/stats/stats.js';
 import { getLogger } from '../../common/logger.js';
@@ -102,6 +102,8 @@ export class GrpcMux {
   private shutdown = false;
   /** The reason of the last stream failure logged (repeats go to debug). */
   private lastFailure = '';
+  /** Types whose requests wait (EDS while CDS applies, RDS while LDS applies); the value: a request is owed. */
+  private readonly paused = new Map<string, boolean>();
 
   constructor(private readonly options: GrpcMuxOptions) {
     this.backOff = options.retryBackOff ?? new JitteredExponentialBackOffStrategy(RETRY_BASE_MS, RETRY_MAX_MS, defaultRandom);
@@ -222,11 +224,14 @@ export class GrpcMux {
       for (const s of t.subscriptions) s.rejectUndecodable();
       return this.reject(t, resp.versionInfo, fingerprint, (e as Error).message);
     }
-    const errors: string[] = [];
-    for (const s of [...t.subscriptions]) {
-      const err = s.deliverStateOfTheWorld(decoded, resp.versionInfo);
-      if (err !== null) errors.push(err);
-    }
+    const errors = this.withDependentsPaused(t.typeUrl, () => {
+      const errs: string[] = [];
+      for (const s of [...t.subscriptions]) {
+        const err = s.deliverStateOfTheWorld(decoded, resp.versionInfo);
+        if (err !== null) errs.push(err);
+      }
+      return errs;
+    });
     if (errors.length > 0) return this.reject(t, resp.versionInfo, fingerprint, errors.join('; '));
     t.acceptedVersion = resp.versionInfo;
     t.lastRejected = null;
@@ -264,11 +269,14 @@ export class GrpcMux {
       for (const s of t.subscriptions) s.rejectUndecodable();
       return this.reject(t, resp.systemVersionInfo, fingerprint, (e as Error).message);
     }
-    const errors: string[] = [];
-    for (const s of [...t.subscriptions]) {
-      const err = s.deliverDelta(decoded, resp.removedResources, resp.systemVersionInfo);
-      if (err !== null) errors.push(err);
-    }
+    const errors = this.withDependentsPaused(t.typeUrl, () => {
+      const errs: string[] = [];
+      for (const s of [...t.subscriptions]) {
+        const err = s.deliverDelta(decoded, resp.removedResources, resp.systemVersionInfo);
+        if (err !== null) errs.push(err);
+      }
+      return errs;
+    });
     if (errors.length > 0) return this.reject(t, resp.systemVersionInfo, fingerprint, errors.join('; '));
     for (const r of decoded) t.resourceVersions.set(r.name, r.version);
     for (const n of resp.removedResources) t.resourceVersions.delete(n);
@@ -279,6 +287,25 @@ export class GrpcMux {
   }
 
   // ---- requests ----
+
+  /**
+   * Runs `fn` (applying a CDS or LDS update) with the dependent type's requests
+   * held back (EDS for CDS, RDS for LDS), so the clusters or listeners it adds
+   * subscribe in one request instead of one each — Envoy's ADS pause/resume.
+   */
+  private withDependentsPaused<R>(typeUrl: string, fn: () => R): R {
+    const dependent = typeUrl === TypeUrl.Cluster ? TypeUrl.ClusterLoadAssignment : typeUrl === TypeUrl.Listener ? TypeUrl.RouteConfiguration : null;
+    if (dependent === null || this.paused.has(dependent)) return fn();
+    this.paused.set(dependent, false);
+    try {
+      return fn();
+    } finally {
+      const owed = this.paused.get(dependent) === true;
+      this.paused.delete(dependent);
+      const t = this.types.get(dependent);
+      if (owed && t !== undefined) this.sendRequest(t, null);
+    }
+  }
 
   private decodeAll(resources: ReadonlyArray<Any>, typeUrl: string, version: string): DecodedResource[] {
     const out: DecodedResource[] = [];
@@ -325,6 +352,10 @@ export class GrpcMux {
 
   private sendRequest(t: TypeState, errorDetail: string | null, newStream = false): void {
     if (this.stream === null) return;
+    if (this.paused.has(t.typeUrl) && errorDetail === null && !newStream) {
+      this.paused.set(t.typeUrl, true);
+      return;
+    }
     const includeNode = !this.nodeSent || !this.options.setNodeOnFirstMessageOnly;
     const node = includeNode ? this.options.node : undefined;
     const wanted = this.wantedNames(t);

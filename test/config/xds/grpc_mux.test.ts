@@ -328,3 +328,28 @@ test('config sources that cannot be used are config errors naming the field', as
     /lds_config\.ads: ads config source used but the bootstrap has no dynamic_resources\.ads_config/);
   cm.shutdown();
 });
+
+test('clusters added by one CDS update subscribe to their endpoints in one EDS request (ADS pause/resume)', async () => {
+  await withServer(async (server) => {
+    const { factory, stats, close } = await makeFactory(server.port);
+    try {
+      const eds = recorder();
+      const cds: Recorder = recorder();
+      const inner = cds.onConfigUpdate;
+      cds.onConfigUpdate = (u) => {
+        inner(u);
+        for (const r of u.added) factory.subscriptionFromConfigSource(ADS, TypeUrl.ClusterLoadAssignment, stats.rootScope.createScope(`cluster.${r.name}.`), eds, 'eds_config').start([r.name]);
+      };
+      factory.subscriptionFromConfigSource(ADS, TypeUrl.Cluster, stats.rootScope.createScope('cluster_manager.cds.'), cds, 'cds_config').start([]);
+      const s = await server.nextStream();
+      await s.nextRequest(TypeUrl.Cluster);
+      s.sendSotw(TypeUrl.Cluster, '1', 'c1', [cluster('a'), cluster('b'), cluster('c')]);
+      const req = await s.nextRequest(TypeUrl.ClusterLoadAssignment);
+      assert.deepEqual([...req.resourceNames].sort(), ['a', 'b', 'c']);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(s.requests.filter((r) => r.typeUrl === TypeUrl.ClusterLoadAssignment).length, 1);
+    } finally {
+      close();
+    }
+  });
+});
