@@ -25,8 +25,9 @@ import { DrainManager } from './drain_manager.js';
 import { startAdmin, type RunningAdmin } from './admin_setup.js';
 import type { Options } from './options.js';
 import { VERSION } from './version.js';
-import { SubscriptionFactoryImpl } from '../config/xds/subscription_factory_impl.js';
-import { localNode } from '../config/xds/local_node.js';
+import { SubscriptionFactoryImpl } from '../xds/subscription_factory_impl.js';
+import { localNode } from './local_node.js';
+import { EnvoyGrpcAsyncClient } from '../upstream/grpc/async_client_impl.js';
 
 const log = getLogger('main');
 
@@ -100,8 +101,9 @@ export class Server {
 
     const dynamic = b.dynamicResources;
     if (dynamic !== undefined) {
+      const cm = this.clusterManager;
       this.subscriptionFactory = this.rethrowWithPosition(() => new SubscriptionFactoryImpl({
-        clusterManager: this.clusterManager,
+        grpcClientFor: (name) => (cm.getThreadLocalCluster(name) === undefined ? undefined : new EnvoyGrpcAsyncClient(cm, name)),
         node: localNode(node, o),
         scope: root,
         configDir: this.loaded.configDir,

@@ -6,45 +6,12 @@
  *   `max_interval` (default 10 x base).
  */
 import type { Cluster } from '../generated/envoy/config/cluster/v3/cluster_pb.js';
-import type { RandomGenerator } from './load_balancer_impl.js';
+import type { RandomGenerator } from '../common/random.js';
+import { FixedBackOffStrategy, JitteredExponentialBackOffStrategy, type BackOffStrategy } from '../common/backoff_strategy.js';
 import { ConfigError } from './proto_util.js';
 import { durationToMs } from '../config/well_known.js';
 
-export interface BackOffStrategy {
-  /** Milliseconds to wait before the next attempt. */
-  nextBackOffMs(): number;
-  /** Called after a success. */
-  reset(): void;
-}
-
-export class FixedBackOffStrategy implements BackOffStrategy {
-  constructor(private readonly intervalMs: number) {}
-  nextBackOffMs(): number {
-    return this.intervalMs;
-  }
-  reset(): void {}
-}
-
-/**
- * Attempt n waits a random time in [0, min(base * (2^n - 1), max)) ms (at
- * least 1 ms), like Envoy's JitteredExponentialBackOffStrategy.
- */
-export class JitteredExponentialBackOffStrategy implements BackOffStrategy {
-  private attempt = 0;
-  constructor(
-    private readonly baseMs: number,
-    private readonly maxMs: number,
-    private readonly random: RandomGenerator,
-  ) {}
-  nextBackOffMs(): number {
-    this.attempt = Math.min(this.attempt + 1, 52);
-    const ceiling = Math.min(this.baseMs * (2 ** this.attempt - 1), this.maxMs);
-    return Math.max(1, this.random.random() % Math.max(1, Math.floor(ceiling)));
-  }
-  reset(): void {
-    this.attempt = 0;
-  }
-}
+export { FixedBackOffStrategy, JitteredExponentialBackOffStrategy, type BackOffStrategy } from '../common/backoff_strategy.js';
 
 export function dnsFailureBackOff(cluster: Cluster, refreshRateMs: number, random: RandomGenerator, base: string): BackOffStrategy {
   const rr = cluster.dnsFailureRefreshRate;

@@ -32,14 +32,8 @@ import type { ClusterStats } from '../envoy/upstream/stats.js';
 import { EdfScheduler } from './edf_scheduler.js';
 import type { HostSetImpl, PrioritySetImpl } from './priority_set_impl.js';
 
-/** A source of uniformly distributed unsigned 32-bit integers. */
-export interface RandomGenerator {
-  random(): number;
-}
-
-export const defaultRandom: RandomGenerator = {
-  random: () => Math.floor(Math.random() * 0x100000000),
-};
+import type { RandomGenerator } from '../common/random.js';
+export { defaultRandom, type RandomGenerator } from '../common/random.js';
 
 export type HostSourceType = 'all' | 'healthy' | 'degraded';
 

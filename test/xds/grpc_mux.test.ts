@@ -8,23 +8,24 @@ import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Message } from '@bufbuild/protobuf';
-import { loadBootstrap } from '../../../src/config/bootstrap_loader.js';
-import { registerBuiltinExtensions } from '../../../src/extensions/index.js';
-import { createClusterManager } from '../../../src/server/cluster_manager_factory.js';
-import { StatsStore } from '../../../src/stats/stats_impl.js';
-import { SubscriptionFactoryImpl } from '../../../src/config/xds/subscription_factory_impl.js';
+import { loadBootstrap } from '../../src/config/bootstrap_loader.js';
+import { registerBuiltinExtensions } from '../../src/extensions/index.js';
+import { createClusterManager } from '../../src/server/cluster_manager_factory.js';
+import { StatsStore } from '../../src/stats/stats_impl.js';
+import { SubscriptionFactoryImpl } from '../../src/xds/subscription_factory_impl.js';
+import { EnvoyGrpcAsyncClient } from '../../src/upstream/grpc/async_client_impl.js';
 import {
   ConfigUpdateFailureReason,
   TypeUrl,
   type ConfigUpdate,
   type SubscriptionCallbacks,
-} from '../../../src/envoy/config/subscription.js';
-import type { ConfigSource } from '../../../src/generated/envoy/config/core/v3/config_source_pb.js';
-import { ConfigError } from '../../../src/config/config_error.js';
+} from '../../src/envoy/config/subscription.js';
+import type { ConfigSource } from '../../src/generated/envoy/config/core/v3/config_source_pb.js';
+import { ConfigError } from '../../src/config/config_error.js';
 import { create } from '@bufbuild/protobuf';
-import { messageSchema } from '../../../src/config/type_registry.js';
-import { resource, startScriptedXdsServer, type ScriptedXdsServer } from '../../support/scripted_xds_server.js';
-import { setLogSink } from '../../../src/common/logger.js';
+import { messageSchema } from '../../src/config/type_registry.js';
+import { resource, startScriptedXdsServer, type ScriptedXdsServer } from '../support/scripted_xds_server.js';
+import { setLogSink } from '../../src/common/logger.js';
 
 registerBuiltinExtensions();
 
@@ -57,7 +58,7 @@ async function makeFactory(xdsPort: number, apiType = 'GRPC', extra = '') {
   const cm = createClusterManager({ stats }, loaded.bootstrap);
   await cm.initialize();
   const factory = new SubscriptionFactoryImpl({
-    clusterManager: cm,
+    grpcClientFor: (name) => (cm.getThreadLocalCluster(name) === undefined ? undefined : new EnvoyGrpcAsyncClient(cm, name)),
     node: loaded.bootstrap.node!,
     scope: stats.rootScope,
     configDir: process.cwd(),
@@ -323,7 +324,7 @@ test('config sources that cannot be used are config errors naming the field', as
   const noAds = loadBootstrap({ configYaml: 'node: { id: n }\nstatic_resources: {}' });
   const st = new StatsStore();
   const cm = createClusterManager({ stats: st }, noAds.bootstrap);
-  const f2 = new SubscriptionFactoryImpl({ clusterManager: cm, node: noAds.bootstrap.node!, scope: st.rootScope, configDir: '.' });
+  const f2 = new SubscriptionFactoryImpl({ grpcClientFor: () => undefined, node: noAds.bootstrap.node!, scope: st.rootScope, configDir: '.' });
   assert.throws(() => f2.subscriptionFromConfigSource(ADS, TypeUrl.Listener, st.rootScope, recorder(), 'dynamic_resources.lds_config'),
     /lds_config\.ads: ads config source used but the bootstrap has no dynamic_resources\.ads_config/);
   cm.shutdown();

@@ -6,10 +6,10 @@
  */
 import type { Message } from '@bufbuild/protobuf';
 import type { Any } from '@bufbuild/protobuf/wkt';
-import { ConfigError } from '../config_error.js';
-import { collectViolations } from '../pgv_validator.js';
-import { typeUrlToName, unpackAny } from '../type_registry.js';
-import { TypeUrl } from '../../envoy/config/subscription.js';
+import { ConfigError } from '../config/config_error.js';
+import { collectViolations } from '../config/pgv_validator.js';
+import { typeUrlToName, unpackAny } from '../config/type_registry.js';
+import { TypeUrl } from '../envoy/config/subscription.js';
 
 /** The short name Envoy uses for each type in logs and stats paths. */
 export function typeShortName(typeUrl: string): string {

@@ -12,18 +12,18 @@
  * HTTP/2 client to it.
  */
 import type { Message } from '@bufbuild/protobuf';
-import type { ApiConfigSource, ConfigSource } from '../../generated/envoy/config/core/v3/config_source_pb.js';
-import type { Node } from '../../generated/envoy/config/core/v3/base_pb.js';
-import type { Scope } from '../../envoy/stats/stats.js';
-import type { ClusterManager } from '../../envoy/upstream/cluster_manager.js';
+import type { ApiConfigSource, ConfigSource } from '../generated/envoy/config/core/v3/config_source_pb.js';
+import type { Node } from '../generated/envoy/config/core/v3/base_pb.js';
+import type { Scope } from '../envoy/stats/stats.js';
+import type { GrpcAsyncClient } from '../envoy/grpc/async_client.js';
 import {
   TypeUrl,
   type Subscription,
   type SubscriptionCallbacks,
   type SubscriptionFactory,
-} from '../../envoy/config/subscription.js';
-import { ConfigError } from '../config_error.js';
-import { durationToMs } from '../well_known.js';
+} from '../envoy/config/subscription.js';
+import { ConfigError } from '../config/config_error.js';
+import { durationToMs } from '../config/well_known.js';
 import { resolve } from 'node:path';
 import { FilesystemSubscription } from './filesystem_subscription.js';
 import { GrpcMux } from './grpc_mux.js';
@@ -50,7 +50,8 @@ const TYPE_METHODS: Record<string, readonly [string, string]> = {
 };
 
 export interface SubscriptionFactoryOptions {
-  clusterManager: ClusterManager;
+  /** The gRPC client of an `envoy_grpc` cluster, or undefined when there is no such cluster. */
+  grpcClientFor(clusterName: string): GrpcAsyncClient | undefined;
   node: Node;
   /** The root scope (`control_plane.*`). */
   scope: Scope;
@@ -65,6 +66,7 @@ export interface SubscriptionFactoryOptions {
 /** Where a gRPC config source's stream goes. */
 interface GrpcTarget {
   clusterName: string;
+  client: GrpcAsyncClient;
   delta: boolean;
   setNodeOnFirstMessageOnly: boolean;
   initialMetadata: Array<[string, string]>;
@@ -140,7 +142,7 @@ export class SubscriptionFactoryImpl implements SubscriptionFactory {
 
   private newMux(target: GrpcTarget, methodPath: string): GrpcMux {
     const mux = new GrpcMux({
-      clusterManager: this.options.clusterManager,
+      client: target.client,
       clusterName: target.clusterName,
       methodPath,
       delta: target.delta,
@@ -168,11 +170,13 @@ export class SubscriptionFactoryImpl implements SubscriptionFactory {
       throw new ConfigError(`${path}.grpc_services[0]`, 'only envoy_grpc is supported (google_grpc is not); point envoy_grpc.cluster_name at a static HTTP/2 cluster');
     }
     const clusterName = svc.targetSpecifier.value.clusterName;
-    if (this.options.clusterManager.getThreadLocalCluster(clusterName) === undefined) {
+    const client = this.options.grpcClientFor(clusterName);
+    if (client === undefined) {
       throw new ConfigError(`${path}.grpc_services[0].envoy_grpc.cluster_name`, `unknown cluster '${clusterName}' (an xDS cluster must be a static cluster)`);
     }
     return {
       clusterName,
+      client,
       delta: t === ApiType.DELTA_GRPC || t === ApiType.AGGREGATED_DELTA_GRPC,
       setNodeOnFirstMessageOnly: api.setNodeOnFirstMessageOnly,
       initialMetadata: svc.initialMetadata.map((h) => [h.key.toLowerCase(), h.value] as [string, string]),

@@ -5,9 +5,9 @@
  * precedence, and the user agent filled in.
  */
 import { clone, create } from '@bufbuild/protobuf';
-import type { Node } from '../../generated/envoy/config/core/v3/base_pb.js';
-import { messageSchema } from '../type_registry.js';
-import { VERSION } from '../../server/version.js';
+import type { Node } from '../generated/envoy/config/core/v3/base_pb.js';
+import { messageSchema } from '../config/type_registry.js';
+import { VERSION } from './version.js';
 
 const NODE = 'envoy.config.core.v3.Node';
 const LOCALITY = 'envoy.config.core.v3.Locality';

@@ -4,7 +4,7 @@
  * this only registers the subscription's names with it.
  */
 import type { Message } from '@bufbuild/protobuf';
-import type { Subscription } from '../../envoy/config/subscription.js';
+import type { Subscription } from '../envoy/config/subscription.js';
 import type { GrpcMux } from './grpc_mux.js';
 import type { XdsSubscription } from './subscription_impl.js';
 

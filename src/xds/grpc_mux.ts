@@ -25,24 +25,23 @@
  */
 import { create, fromBinary, toBinary, type Message } from '@bufbuild/protobuf';
 import type { Any } from '@bufbuild/protobuf/wkt';
-import type { Node } from '../../generated/envoy/config/core/v3/base_pb.js';
+import type { Node } from '../generated/envoy/config/core/v3/base_pb.js';
 import type {
   DeltaDiscoveryRequest,
   DeltaDiscoveryResponse,
   DiscoveryRequest,
   DiscoveryResponse,
-} from '../../generated/envoy/service/discovery/v3/discovery_pb.js';
-import { TypeUrl, type DecodedResource } from '../../envoy/config/subscription.js';
-import type { ClusterManager } from '../../envoy/upstream/cluster_manager.js';
-import type { Gauge, Scope } from '../../envoy/stats/stats.js';
-import { getLogger } from '../../common/logger.js';
-import { messageSchema } from '../type_registry.js';
-import { JitteredExponentialBackOffStrategy, type BackOffStrategy } from '../../upstream/backoff_strategy.js';
-import { defaultRandom } from '../../upstream/load_balancer_impl.js';
-import { GrpcStream } from './grpc_stream.js';
+} from '../generated/envoy/service/discovery/v3/discovery_pb.js';
+import { TypeUrl, type DecodedResource } from '../envoy/config/subscription.js';
+import type { GrpcAsyncClient, GrpcAsyncStream } from '../envoy/grpc/async_client.js';
+import type { Gauge, Scope } from '../envoy/stats/stats.js';
+import { getLogger } from '../common/logger.js';
+import { messageSchema } from '../config/type_registry.js';
+import { JitteredExponentialBackOffStrategy, type BackOffStrategy } from '../common/backoff_strategy.js';
+import { defaultRandom } from '../common/random.js';
 import type { XdsSubscription } from './subscription_impl.js';
 import { decodeResource, typeShortName } from './xds_resource.js';
-import { ConfigError } from '../config_error.js';
+import { ConfigError } from '../config/config_error.js';
 
 const log = getLogger('config');
 
@@ -59,8 +58,9 @@ const NACK_BACKOFF_BASE_MS = 1000;
 const NACK_BACKOFF_MAX_MS = 30_000;
 
 export interface GrpcMuxOptions {
-  clusterManager: ClusterManager;
-  /** The `envoy_grpc` cluster. */
+  /** The gRPC client of the `envoy_grpc` cluster. */
+  client: GrpcAsyncClient;
+  /** The cluster's name (for logs). */
   clusterName: string;
   /** `/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources` etc. */
   methodPath: string;
@@ -92,7 +92,7 @@ interface TypeState {
 }
 
 export class GrpcMux {
-  private stream: GrpcStream | null = null;
+  private stream: GrpcAsyncStream | null = null;
   private readonly types = new Map<string, TypeState>();
   private nodeSent = false;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -157,7 +157,7 @@ export class GrpcMux {
   private establishStream(): void {
     if (this.shutdown) return;
     this.nodeSent = false;
-    const stream = new GrpcStream(this.options.clusterManager, this.options.clusterName, this.options.methodPath, {
+    const stream: GrpcAsyncStream = this.options.client.startStream(this.options.methodPath, {
       onStreamReady: () => this.connectedState.set(1),
       onReceiveMessage: (payload) => this.onReceiveMessage(payload),
       onRemoteClose: (status, message) => this.onRemoteClose(stream, status, message),
@@ -169,10 +169,9 @@ export class GrpcMux {
       t.sentNames = new Set();
       this.sendRequest(t, null, true);
     }
-    stream.start();
   }
 
-  private onRemoteClose(stream: GrpcStream, status: number, message: string): void {
+  private onRemoteClose(stream: GrpcAsyncStream, status: number, message: string): void {
     if (this.stream !== stream) return;
     this.stream = null;
     this.connectedState.set(0);

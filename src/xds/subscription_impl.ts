@@ -18,8 +18,8 @@ import {
   ConfigUpdateFailureReason,
   type DecodedResource,
   type SubscriptionCallbacks,
-} from '../../envoy/config/subscription.js';
-import type { Counter, Gauge, Scope } from '../../envoy/stats/stats.js';
+} from '../envoy/config/subscription.js';
+import type { Counter, Gauge, Scope } from '../envoy/stats/stats.js';
 import { isWildcardType } from './xds_resource.js';
 
 export interface SubscriptionStats {

@@ -1,9 +1,11 @@
 /**
- * GrpcStream: one bidirectional gRPC stream to a cluster of Legate's own
- * cluster manager (`envoy_grpc`), after Envoy's `Grpc::AsyncStreamImpl`
+ * EnvoyGrpcAsyncClient: gRPC to a cluster of Legate's own cluster manager
+ * (`envoy_grpc`), after Envoy's `Grpc::AsyncClientImpl` / `AsyncStreamImpl`
  * (source/common/grpc/async_client_impl.cc). The xDS client runs on it, so a
  * control plane is reached with the cluster's own settings: its endpoints,
  * load balancer, HTTP/2 options and TLS transport socket.
+ *
+ * A stream (GrpcStream):
  *
  *   start()         host from the cluster's load balancer → HTTP/2 pool → stream;
  *                   POST <path>, content-type application/grpc, te: trailers
@@ -26,27 +28,23 @@ import type { Host } from '../../envoy/upstream/host.js';
 import { HeaderMapImpl } from '../../http/codec/header_map_impl.js';
 import { GrpcFrameDecoder, GRPC_FRAME_HEADER_SIZE, encodeGrpcFrame } from '../../common/grpc/codec.js';
 import { GrpcStatus } from '../../common/grpc/common.js';
+import type { GrpcAsyncClient, GrpcAsyncStream, GrpcAsyncStreamCallbacks, GrpcStreamOptions } from '../../envoy/grpc/async_client.js';
 
-export interface GrpcStreamCallbacks {
-  /** The HTTP/2 stream to the server is open (the request headers are out). */
-  onStreamReady?(): void;
-  onReceiveMessage(payload: Buffer): void;
-  /** The stream is over (status OK = 0 when the server ended it cleanly). */
-  onRemoteClose(status: number, message: string): void;
-}
+/** The `envoy_grpc` client for one cluster. */
+export class EnvoyGrpcAsyncClient implements GrpcAsyncClient {
+  constructor(private readonly clusterManager: ClusterManager, readonly clusterName: string, private readonly authority = clusterName) {}
 
-export interface GrpcStreamOptions {
-  /** `:authority`; Envoy uses the cluster name for envoy_grpc. */
-  authority?: string;
-  /** Extra request headers (`initial_metadata`). */
-  initialMetadata?: ReadonlyArray<readonly [string, string]>;
-  /** Largest message accepted (bytes); larger ends the stream with RESOURCE_EXHAUSTED. */
-  maxReceiveMessageBytes?: number;
+  startStream(methodPath: string, callbacks: GrpcAsyncStreamCallbacks, options: GrpcStreamOptions = {}): GrpcAsyncStream {
+    const stream = new GrpcStream(this.clusterManager, this.clusterName, methodPath, callbacks, { ...options, authority: this.authority });
+    // Started on the next tick so even an immediate failure (no cluster, no host) reaches a caller that holds the stream.
+    queueMicrotask(() => stream.start());
+    return stream;
+  }
 }
 
 const DEFAULT_MAX_RECEIVE = 64 * 1024 * 1024;
 
-export class GrpcStream implements ResponseDecoder, StreamCallbacks, ConnectionPoolCallbacks {
+export class GrpcStream implements GrpcAsyncStream, ResponseDecoder, StreamCallbacks, ConnectionPoolCallbacks {
   private encoder: RequestEncoder | null = null;
   private pending: Cancellable | null = null;
   private queued: Buffer[] = [];
@@ -59,11 +57,12 @@ export class GrpcStream implements ResponseDecoder, StreamCallbacks, ConnectionP
     readonly clusterName: string,
     /** `/package.Service/Method`. */
     private readonly path: string,
-    private readonly callbacks: GrpcStreamCallbacks,
-    private readonly options: GrpcStreamOptions = {},
+    private readonly callbacks: GrpcAsyncStreamCallbacks,
+    private readonly options: GrpcStreamOptions & { authority?: string } = {},
   ) {}
 
   start(): void {
+    if (this.closed) return;
     const cluster = this.clusterManager.getThreadLocalCluster(this.clusterName);
     if (cluster === undefined) return this.remoteClose(GrpcStatus.Unavailable, `cluster ${this.clusterName} not found`);
     const host = cluster.loadBalancer.chooseHost(null);

@@ -15,15 +15,15 @@
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { fromJson, type Message } from '@bufbuild/protobuf';
-import type { Subscription } from '../../envoy/config/subscription.js';
-import type { DiscoveryResponse } from '../../generated/envoy/service/discovery/v3/discovery_pb.js';
-import { getLogger } from '../../common/logger.js';
-import { ConfigError } from '../config_error.js';
-import { collectViolations } from '../pgv_validator.js';
-import { ProtoJsonChecker } from '../proto_json_checker.js';
-import { SourcePositions } from '../source_positions.js';
-import { messageSchema, typeRegistry } from '../type_registry.js';
-import { parseYamlSource } from '../yaml_source.js';
+import type { Subscription } from '../envoy/config/subscription.js';
+import type { DiscoveryResponse } from '../generated/envoy/service/discovery/v3/discovery_pb.js';
+import { getLogger } from '../common/logger.js';
+import { ConfigError } from '../config/config_error.js';
+import { collectViolations } from '../config/pgv_validator.js';
+import { ProtoJsonChecker } from '../config/proto_json_checker.js';
+import { SourcePositions } from '../config/source_positions.js';
+import { messageSchema, typeRegistry } from '../config/type_registry.js';
+import { parseYamlSource } from '../config/yaml_source.js';
 import type { XdsSubscription } from './subscription_impl.js';
 import { decodeResource, typeShortName } from './xds_resource.js';
 
