@@ -1,6 +1,8 @@
 /**
  * `legate` entry point: Envoy's command line (`-c`, `--config-yaml`,
- * `--mode validate`, `-l`, ...) in front of the Server.
+ * `--mode validate`, `-l`, ...) in front of the Server, and
+ * `legate control-plane ...` for Legate's xDS control plane
+ * (src/control_plane/main.ts).
  */
 import { ConfigError } from './config/config_error.js';
 import { getLogger } from './common/logger.js';
@@ -46,7 +48,11 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then((code) => {
+const args = process.argv.slice(2);
+const run = args[0] === 'control-plane'
+  ? import('./control_plane/main.js').then((m) => m.runControlPlane(args.slice(1)))
+  : main(args);
+run.then((code) => {
   if (code >= 0) process.exit(code);
 }, (e: unknown) => {
   process.stderr.write(`legate: fatal: ${(e as Error)?.stack ?? String(e)}\n`);
