@@ -27,6 +27,8 @@ export interface DirectorySourceOptions {
   readonly debounceMs?: number;
   /** Interval of the backstop scan (default 1000 ms; 0 disables it). */
   readonly scanIntervalMs?: number;
+  /** Use fs.watch (default true); without it only the scan and explicit reload() notice changes. */
+  readonly watch?: boolean;
 }
 
 const RESOURCE_FILE = /\.(ya?ml|json)$/i;
@@ -47,6 +49,7 @@ export class DirectorySource {
   private readonly log: Logger = getLogger('cp_source');
   private readonly debounceMs: number;
   private readonly scanIntervalMs: number;
+  private readonly useWatch: boolean;
   private watchers = new Map<string, FSWatcher>();
   private debounce: NodeJS.Timeout | undefined;
   private scanTimer: NodeJS.Timeout | undefined;
@@ -63,6 +66,7 @@ export class DirectorySource {
     this.name = `directory ${dir}`;
     this.debounceMs = options.debounceMs ?? 75;
     this.scanIntervalMs = options.scanIntervalMs ?? 1000;
+    this.useWatch = options.watch ?? true;
   }
 
   /** Reads the directory once (throws when it cannot be read at all), then watches it. */
@@ -195,6 +199,7 @@ export class DirectorySource {
 
   /** Watches the directory and each snapshot-key subdirectory. */
   private updateWatchers(): void {
+    if (!this.useWatch) return;
     const wanted = new Set<string>([this.dir]);
     try {
       for (const entry of readdirSync(this.dir, { withFileTypes: true })) {
