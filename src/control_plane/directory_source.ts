@@ -5,31 +5,24 @@
  *   <dir>/<key>/*.yaml|*.yml|*.json    resources for the node whose id (or
  *                                      cluster) is <key>, over the defaults
  *
- * Changes are noticed by fs.watch (plus a once-a-second scan of names, sizes
- * and mtimes, for editors and volume mounts that replace whole directories),
- * gathered for `debounceMs`, then the whole directory is read again and
- * published. A change that does not parse, validate or pass the consistency
+ * Changes are noticed by a ChangeWatcher (fs.watch plus a once-a-second
+ * scan of names, sizes and mtimes), then the whole directory is read again
+ * and published. A change that does not parse, validate or pass the consistency
  * check is refused as a whole with a log line naming file:line:column; the
  * previous snapshot stays served. Hidden files and editor leftovers (`~`,
  * `.swp`, `.tmp`) are skipped.
  */
-import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { getLogger, type Logger } from '../common/logger.js';
 import { ConfigError } from '../config/config_error.js';
+import { ChangeWatcher, type ChangeWatcherOptions } from './change_watcher.js';
 import { parseResourceFile } from './resource_file.js';
 import type { ResourceInput } from './snapshot.js';
 import { DEFAULT_SNAPSHOT_KEY } from './snapshot_cache.js';
 import type { PublishResult, SnapshotPublisher } from './snapshot_publisher.js';
 
-export interface DirectorySourceOptions {
-  /** Quiet time before a burst of file events is read (default 75 ms). */
-  readonly debounceMs?: number;
-  /** Interval of the backstop scan (default 1000 ms; 0 disables it). */
-  readonly scanIntervalMs?: number;
-  /** Use fs.watch (default true); without it only the scan and explicit reload() notice changes. */
-  readonly watch?: boolean;
-}
+export type DirectorySourceOptions = ChangeWatcherOptions;
 
 const RESOURCE_FILE = /\.(ya?ml|json)$/i;
 
@@ -47,15 +40,8 @@ interface Listing {
 export class DirectorySource {
   readonly name: string;
   private readonly log: Logger = getLogger('cp_source');
-  private readonly debounceMs: number;
-  private readonly scanIntervalMs: number;
-  private readonly useWatch: boolean;
-  private watchers = new Map<string, FSWatcher>();
-  private debounce: NodeJS.Timeout | undefined;
-  private scanTimer: NodeJS.Timeout | undefined;
-  private lastSignature = '';
-  private stopped = false;
-  /** Called after every reload attempt (tests and the status page use it). */
+  private readonly watcher: ChangeWatcher;
+  /** Called after every reload attempt. */
   onReload: ((result: PublishResult | Error) => void) | undefined;
 
   constructor(
@@ -64,29 +50,27 @@ export class DirectorySource {
     options: DirectorySourceOptions = {},
   ) {
     this.name = `directory ${dir}`;
-    this.debounceMs = options.debounceMs ?? 75;
-    this.scanIntervalMs = options.scanIntervalMs ?? 1000;
-    this.useWatch = options.watch ?? true;
+    this.watcher = new ChangeWatcher(
+      {
+        watchedDirectories: () => this.watchedDirectories(),
+        signature: () => this.list().signature,
+        onChange: () => this.reload(),
+      },
+      this.log,
+      options,
+    );
   }
 
   /** Reads the directory once (throws when it cannot be read at all), then watches it. */
   start(): PublishResult | Error {
     statSync(this.dir); // a missing directory is a start-up error
     const result = this.reload();
-    this.updateWatchers();
-    if (this.scanIntervalMs > 0) {
-      this.scanTimer = setInterval(() => this.scan(), this.scanIntervalMs);
-      this.scanTimer.unref();
-    }
+    this.watcher.start();
     return result;
   }
 
   stop(): void {
-    this.stopped = true;
-    if (this.debounce !== undefined) clearTimeout(this.debounce);
-    if (this.scanTimer !== undefined) clearInterval(this.scanTimer);
-    for (const w of this.watchers.values()) w.close();
-    this.watchers.clear();
+    this.watcher.stop();
   }
 
   /** Reads every file and publishes; logs and returns the error when the change is refused. */
@@ -95,7 +79,7 @@ export class DirectorySource {
     let handedOver = false; // the publisher records its own refusals
     try {
       const listing = this.list();
-      this.lastSignature = listing.signature;
+      this.watcher.settled(listing.signature);
       const resources = new Map<string, ResourceInput[]>();
       const errors: ConfigError[] = [];
       for (const [key, files] of listing.files) {
@@ -137,7 +121,6 @@ export class DirectorySource {
       const serving = this.publisher.currentGeneration > 0 ? `still serving snapshot ${this.publisher.currentGeneration}` : 'nothing is served yet';
       this.log.error(`refusing the change in ${this.dir} (${serving}): ${result.message}`);
     }
-    if (!this.stopped) this.updateWatchers();
     this.onReload?.(result);
     return result;
   }
@@ -178,54 +161,16 @@ export class DirectorySource {
     return { files, signature: sig.join('\n') };
   }
 
-  private schedule(): void {
-    if (this.stopped) return;
-    if (this.debounce !== undefined) clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => {
-      this.debounce = undefined;
-      this.reload();
-    }, this.debounceMs);
-  }
-
-  /** The backstop: a reload when the listing changed without an fs.watch event. */
-  private scan(): void {
-    if (this.stopped || this.debounce !== undefined) return;
-    try {
-      if (this.list().signature !== this.lastSignature) this.schedule();
-    } catch (e) {
-      this.log.warn(`cannot scan ${this.dir}: ${(e as Error).message}`);
-    }
-  }
-
-  /** Watches the directory and each snapshot-key subdirectory. */
-  private updateWatchers(): void {
-    if (!this.useWatch) return;
-    const wanted = new Set<string>([this.dir]);
+  /** The directory and each snapshot-key subdirectory. */
+  private watchedDirectories(): string[] {
+    const dirs = [this.dir];
     try {
       for (const entry of readdirSync(this.dir, { withFileTypes: true })) {
-        if (!entry.name.startsWith('.') && entry.isDirectory()) wanted.add(join(this.dir, entry.name));
+        if (!entry.name.startsWith('.') && entry.isDirectory()) dirs.push(join(this.dir, entry.name));
       }
     } catch {
       // the scan reports an unreadable directory
     }
-    for (const [path, w] of this.watchers) {
-      if (!wanted.has(path)) {
-        w.close();
-        this.watchers.delete(path);
-      }
-    }
-    for (const path of wanted) {
-      if (this.watchers.has(path)) continue;
-      try {
-        const w = watch(path, { persistent: false }, () => this.schedule());
-        w.on('error', () => {
-          w.close();
-          this.watchers.delete(path);
-        });
-        this.watchers.set(path, w);
-      } catch (e) {
-        this.log.warn(`cannot watch ${path} (${(e as Error).message}); relying on the periodic scan`);
-      }
-    }
+    return dirs;
   }
 }
