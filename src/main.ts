@@ -7,7 +7,6 @@
 import { ConfigError } from './config/config_error.js';
 import { getLogger } from './common/logger.js';
 import { helpText, OptionsError, parseOptions } from './server/options.js';
-import { Server } from './server/server.js';
 import { VERSION } from './server/version.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -30,6 +29,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write('legate: no configuration: give -c <bootstrap.yaml> and/or --config-yaml (see --help)\n');
     return 1;
   }
+  // Loaded here, not at the top, so `legate control-plane` does not load the whole proxy.
+  const { Server } = await import('./server/server.js');
   const server = new Server(options);
   try {
     if (options.mode === 'validate') {

@@ -8,7 +8,7 @@
  * control plane serves them, Legate's xDS client and the tests call them.
  */
 import * as grpc from '@grpc/grpc-js';
-import { create, fromBinary, toBinary, type DescMessage, type Message, type MessageInitShape } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary, type DescMessage, type Message } from '@bufbuild/protobuf';
 import type {
   DeltaDiscoveryRequest,
   DeltaDiscoveryResponse,
@@ -137,7 +137,8 @@ export function discoveryClient(definition: grpc.ServiceDefinition, serviceName:
   return grpc.makeGenericClientConstructor(definition, serviceName);
 }
 
-export function newDiscoveryRequest(init: MessageInitShape<never> | Record<string, unknown>): DiscoveryRequest {
+/** Message constructors (init objects use the protobuf-es field names: typeUrl, resourceNames, ...). */
+export function newDiscoveryRequest(init: Record<string, unknown>): DiscoveryRequest {
   return create(schema(DISCOVERY_REQUEST), init as never) as unknown as DiscoveryRequest;
 }
 

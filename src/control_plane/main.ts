@@ -1,7 +1,7 @@
 /**
  * `legate control-plane`: the command line of Legate's xDS control plane.
  *
- *   legate control-plane --dir <resources dir> [--port 18000] [--admin-port 18001]
+ *   legate control-plane --dir <resources dir> | --services <file> [--port 18000] [--admin-port 18001]
  *                        [--address 127.0.0.1] [--admin-address <addr>] [--id <name>]
  *                        [-l <level>]
  *
@@ -11,13 +11,17 @@
 import { getLogger, parseLogLevel, setAllLogLevels } from '../common/logger.js';
 import { ControlPlane, type ControlPlaneOptions } from './control_plane.js';
 
-export const CONTROL_PLANE_HELP = `Usage: legate control-plane --dir <dir> [options]
+export const CONTROL_PLANE_HELP = `Usage: legate control-plane --dir <dir> | --services <file> [options]
 
-Serves the Envoy resources in <dir> over xDS (ADS and per-type services,
-state of the world and delta), and watches <dir> for changes.
+Serves Envoy resources over xDS (ADS and per-type services, state of the
+world and delta), and watches their sources for changes.
 
   --dir <dir>              resource files (YAML/JSON, "@type" on each resource);
                            <dir>/<node id or cluster>/ holds per-node overrides
+  --services <file>        a services file (services, endpoints, routes with
+                           matches, splits, retries, timeouts, faults), served
+                           as Listener, RouteConfiguration, Cluster and
+                           ClusterLoadAssignment resources
   --port <port>            xDS gRPC port (default 18000; 0 = any free port)
   --address <addr>         address to bind (default 127.0.0.1)
   --admin-port <port>      status page port (default 18001; 0 = any; -1 = none)
@@ -60,6 +64,9 @@ function parseArgs(argv: string[]): CliOptions {
       case '--dir':
         o.dir = value();
         break;
+      case '--services':
+        o.servicesFile = value();
+        break;
       case '--port':
         o.port = parsePort(flag, value(), false);
         break;
@@ -89,7 +96,9 @@ function parseArgs(argv: string[]): CliOptions {
         throw new UsageError(`unknown argument "${arg}" (see --help)`);
     }
   }
-  if (!o.help && o.dir === undefined) throw new UsageError('nothing to serve: give --dir <resources dir> (see --help)');
+  if (!o.help && o.dir === undefined && o.servicesFile === undefined) {
+    throw new UsageError('nothing to serve: give --dir <resources dir> and/or --services <file> (see --help)');
+  }
   return o;
 }
 

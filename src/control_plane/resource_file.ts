@@ -105,8 +105,13 @@ function resourcesOf(value: JsonValue, file: string): JsonObject[] {
   throw new ConfigError('', 'missing "@type": a resource needs "@type": type.googleapis.com/<message name> (or give a list, or "resources: [...]")', locationOf(value)?.self ?? { file });
 }
 
-/** Checks, parses and validates one resource mapping (its `"@type"` is removed). */
-function parseResource(obj: JsonObject, file: string, warnings: ConfigWarning[]): ResourceInput {
+/**
+ * Checks, parses and validates one resource mapping in proto3 JSON with an
+ * `"@type"` (which is removed). `file` names the source in errors about
+ * values without a recorded position. Also used for resources other sources
+ * generate (services_translator.ts).
+ */
+export function resourceFromJson(obj: JsonObject, file: string, warnings: ConfigWarning[]): ResourceInput {
   const origin = locationOf(obj)?.self;
   const typeUrl = obj['@type'];
   if (typeof typeUrl !== 'string' || typeUrl === '') {
@@ -147,7 +152,7 @@ export function parseResourceFile(text: string, file: string): ParsedResourceFil
   const { values, warnings } = yamlDocuments(text, file);
   const resources: ResourceInput[] = [];
   for (const value of values) {
-    for (const obj of resourcesOf(value, file)) resources.push(parseResource(obj, file, warnings));
+    for (const obj of resourcesOf(value, file)) resources.push(resourceFromJson(obj, file, warnings));
   }
   return { resources, warnings };
 }

@@ -11,19 +11,21 @@ import { routeYaml, startControlPlane, tempResourceDir, writeResource } from './
 
 describe('legate control-plane command line', () => {
   it('rejects bad usage and a missing directory; --help works', async () => {
-    const noDir = await runLegate(['control-plane']);
+    const [noDir, unknown, badPort, missing, help] = await Promise.all([
+      runLegate(['control-plane']),
+      runLegate(['control-plane', '--dir', '/tmp', '--bogus']),
+      runLegate(['control-plane', '--dir', '/tmp', '--port', '70000']),
+      runLegate(['control-plane', '--dir', join(tempResourceDir(), 'nope'), '--port', '0', '--admin-port', '-1']),
+      runLegate(['control-plane', '--help']),
+    ]);
     assert.equal(noDir.code, 1);
     assert.match(noDir.stderr, /nothing to serve: give --dir/);
-    const unknown = await runLegate(['control-plane', '--dir', '/tmp', '--bogus']);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /unknown argument "--bogus"/);
-    const badPort = await runLegate(['control-plane', '--dir', '/tmp', '--port', '70000']);
     assert.equal(badPort.code, 1);
     assert.match(badPort.stderr, /--port: not a port number: 70000/);
-    const missing = await runLegate(['control-plane', '--dir', join(tempResourceDir(), 'nope'), '--port', '0', '--admin-port', '-1']);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /cannot start the control plane: ENOENT/);
-    const help = await runLegate(['control-plane', '--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /Usage: legate control-plane --dir <dir>/);
   });

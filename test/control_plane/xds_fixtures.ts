@@ -156,9 +156,10 @@ export interface ControlPlaneProcess extends OutputProcess {
   admin(path: string): Promise<{ status: number; body: string }>;
 }
 
-/** Runs `legate control-plane --dir dir` on free ports. */
-export async function startControlPlane(dir: string, args: string[] = []): Promise<ControlPlaneProcess> {
-  const proc = spawn(process.execPath, [LEGATE_BIN, 'control-plane', '--dir', dir, '--port', '0', '--admin-port', '0', ...args], {
+/** Runs `legate control-plane [--dir dir] ...args` on free ports. */
+export async function startControlPlane(dir: string | undefined, args: string[] = []): Promise<ControlPlaneProcess> {
+  const source = dir !== undefined ? ['--dir', dir] : [];
+  const proc = spawn(process.execPath, [LEGATE_BIN, 'control-plane', ...source, '--port', '0', '--admin-port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const p = watchOutput(proc, 'legate control-plane');
