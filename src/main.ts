@@ -1,11 +1,12 @@
 /**
  * `legate` entry point: Envoy's command line (`-c`, `--config-yaml`,
- * `--mode validate`, `-l`, ...) in front of the Server.
+ * `--mode validate`, `-l`, ...) in front of the Server, and
+ * `legate control-plane ...` for Legate's xDS control plane
+ * (src/control_plane/main.ts).
  */
 import { ConfigError } from './config/config_error.js';
 import { getLogger } from './common/logger.js';
 import { helpText, OptionsError, parseOptions } from './server/options.js';
-import { Server } from './server/server.js';
 import { VERSION } from './server/version.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -28,6 +29,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write('legate: no configuration: give -c <bootstrap.yaml> and/or --config-yaml (see --help)\n');
     return 1;
   }
+  // Loaded here, not at the top, so `legate control-plane` does not load the whole proxy.
+  const { Server } = await import('./server/server.js');
   const server = new Server(options);
   try {
     if (options.mode === 'validate') {
@@ -46,7 +49,11 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then((code) => {
+const args = process.argv.slice(2);
+const run = args[0] === 'control-plane'
+  ? import('./control_plane/main.js').then((m) => m.runControlPlane(args.slice(1)))
+  : main(args);
+run.then((code) => {
   if (code >= 0) process.exit(code);
 }, (e: unknown) => {
   process.stderr.write(`legate: fatal: ${(e as Error)?.stack ?? String(e)}\n`);
