@@ -10,7 +10,8 @@
  * was serving for those listeners keeps serving.
  *
  * The server waits for it as an init target: ready after the first update
- * (applied or rejected), or when the subscription gives up (initial_fetch_timeout).
+ * (applied or rejected), when the subscription gives up, or when the config
+ * source's initial_fetch_timeout (default 15 s, 0 = none) passes.
  */
 import type { ConfigSource } from '../generated/envoy/config/core/v3/config_source_pb.js';
 import type { Listener } from '../generated/envoy/config/listener/v3/listener_pb.js';
@@ -25,10 +26,14 @@ import {
   type SubscriptionFactory,
 } from '../envoy/config/subscription.js';
 import { ConfigError } from '../config/config_error.js';
+import { durationToMs } from '../config/well_known.js';
 import { getLogger } from '../common/logger.js';
 import { listenerNameOf, type ListenerManagerImpl } from './listener_manager_impl.js';
 
 const log = getLogger('config');
+
+/** config_source.initial_fetch_timeout when unset. */
+const DEFAULT_INITIAL_FETCH_TIMEOUT_MS = 15_000;
 
 export class LdsApi implements InitTarget, SubscriptionCallbacks<Listener> {
   readonly name = 'LDS';
@@ -36,6 +41,8 @@ export class LdsApi implements InitTarget, SubscriptionCallbacks<Listener> {
   versionInfo = '';
   private readonly subscription: Subscription;
   private ready: (() => void) | null = null;
+  private readonly initialFetchTimeoutMs: number;
+  private fetchTimer: NodeJS.Timeout | null = null;
 
   /** `path` names the config source in errors (`dynamic_resources.lds_config`). */
   constructor(
@@ -45,17 +52,32 @@ export class LdsApi implements InitTarget, SubscriptionCallbacks<Listener> {
     rootScope: Scope,
     path = 'dynamic_resources.lds_config',
   ) {
+    this.initialFetchTimeoutMs = durationToMs(configSource.initialFetchTimeout, DEFAULT_INITIAL_FETCH_TIMEOUT_MS);
     this.subscription = factory.subscriptionFromConfigSource<Listener>(configSource, TypeUrl.Listener, rootScope.createScope('listener_manager.lds.'), this, path);
   }
 
   /** Starts the (wildcard) subscription; `ready` runs after the first update or when fetching gives up. */
   initialize(ready: () => void): void {
     this.ready = ready;
+    if (this.initialFetchTimeoutMs > 0) {
+      this.fetchTimer = setTimeout(() => {
+        this.fetchTimer = null;
+        if (this.ready === null) return;
+        log.warn(`lds: no Listener update within initial_fetch_timeout (${this.initialFetchTimeoutMs} ms); starting without LDS listeners`);
+        this.signalReady();
+      }, this.initialFetchTimeoutMs);
+      this.fetchTimer.unref();
+    }
     this.subscription.start([]);
   }
 
   stop(): void {
+    this.clearFetchTimer();
     this.subscription.stop();
+  }
+
+  private clearFetchTimer(): void {
+    if (this.fetchTimer !== null) { clearTimeout(this.fetchTimer); this.fetchTimer = null; }
   }
 
   onConfigUpdate(update: ConfigUpdate<Listener>): void {
@@ -98,6 +120,7 @@ export class LdsApi implements InitTarget, SubscriptionCallbacks<Listener> {
   }
 
   private signalReady(): void {
+    this.clearFetchTimer();
     const ready = this.ready;
     this.ready = null;
     ready?.();

@@ -103,6 +103,25 @@ describe('LdsApi', () => {
     }
   });
 
+  it('is ready at its config source\'s initial_fetch_timeout when nothing arrives', async () => {
+    const h = harness();
+    try {
+      const source = parseYaml<ConfigSource>('envoy.config.core.v3.ConfigSource', '{ ads: {}, initial_fetch_timeout: 0.2s }');
+      const api = new LdsApi(source, h.manager, h.subscriptions, h.stats.rootScope);
+      const started = Date.now();
+      await new Promise<void>((r) => api.initialize(r));
+      assert.ok(Date.now() - started >= 190);
+      // Listeners arriving later are applied as usual.
+      h.subscriptions.push(TypeUrl.Listener, [res(hcmListener('late', { cluster: 'a' }))]);
+      await h.manager.settled();
+      assert.equal((await h1Get(portOf(h, 'late'), '/')).body, 'A');
+      api.stop();
+      assert.equal(h.subscriptions.active(TypeUrl.Listener).length, 0);
+    } finally {
+      h.close();
+    }
+  });
+
   it('replaces a listener on the same address under HTTP/1.1 and HTTP/2 load without failing a request', async () => {
     const h = harness(3000);
     try {
@@ -171,7 +190,7 @@ describe('LdsApi', () => {
       assert.equal((await h1Get(p2, '/')).body, 'B');
       assert.equal(await canConnect(p1), false, 'the old port is closed');
       // The loop's keep-alive connection was told to close, and its next connect is refused.
-      await until(() => h1.result.connectionClose >= 1, 'connection: close on the old connection');
+      await until(() => h1.result.connectionClose >= 1 && h1.result.failures.length >= 1, 'connection: close, then a refused reconnect');
       const r = await h1.stop();
       assert.ok(r.failures.length >= 1 && r.failures.every((f) => f.includes('ECONNREFUSED')), `only refused reconnects: ${r.failures.slice(0, 3).join('; ')}`);
       await until(() => h.gauge('listener_manager.total_listeners_draining') === 0, 'the drain to end');
