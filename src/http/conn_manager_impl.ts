@@ -93,7 +93,7 @@ export class ConnectionManagerImpl implements ReadFilter, ServerConnectionCallba
   private unregisterDrain: (() => void) | null = null;
 
   onNewConnection(): FilterStatus {
-    this.unregisterDrain = this.drainDecision.addOnDrainCloseCb(() => this.startDrainClose());
+    this.unregisterDrain = this.drainDecision.addOnDrainCloseCb((closeIdle) => this.startDrainClose(closeIdle !== false));
     const s = this.config.stats;
     s.downstream_cx_total.inc();
     s.downstream_cx_active.inc();
@@ -248,19 +248,31 @@ export class ConnectionManagerImpl implements ReadFilter, ServerConnectionCallba
     else this.connection.close(ConnectionCloseType.FlushWrite);
   }
 
-  /** Close once the in-flight streams end. */
-  startDrainClose(): void {
-    const first = !this.drainClosing;
+  /**
+   * Close once the in-flight streams end. An idle HTTP/1 connection closes
+   * now when `closeIdle` (shutdown); otherwise (a listener drain) its next
+   * response carries `connection: close`, as Envoy's drainClose() does.
+   */
+  startDrainClose(closeIdle = true): void {
     this.drainClosing = true;
     if (this.multiplexed) {
-      if (first) this.config.stats.downstream_cx_drain_close.inc();
+      this.countDrainClose();
       this.closeGracefully();
       return;
     }
-    if (this.streams.size === 0) {
-      this.config.stats.downstream_cx_drain_close.inc();
+    if (this.streams.size === 0 && closeIdle) {
+      this.countDrainClose();
       this.connection.close(ConnectionCloseType.FlushWrite);
     }
+  }
+
+  private drainCloseCounted = false;
+
+  /** downstream_cx_drain_close: once per connection the drain closes. */
+  private countDrainClose(): void {
+    if (this.drainCloseCounted) return;
+    this.drainCloseCounted = true;
+    this.config.stats.downstream_cx_drain_close.inc();
   }
 
   /** Called by a stream once it is done in both directions. */
@@ -276,6 +288,7 @@ export class ConnectionManagerImpl implements ReadFilter, ServerConnectionCallba
       return;
     }
     if (closeConnection || this.drainClosing) {
+      if (this.drainClosing) this.countDrainClose();
       this.connection.close(ConnectionCloseType.FlushWrite);
       return;
     }
@@ -301,7 +314,7 @@ export class ConnectionManagerImpl implements ReadFilter, ServerConnectionCallba
     if (this.drainClosing) return true;
     if (this.drainDecision.drainClose()) {
       this.drainClosing = true;
-      this.config.stats.downstream_cx_drain_close.inc();
+      this.countDrainClose();
       if (this.multiplexed) this.closeGracefully();
       return true;
     }

@@ -4,6 +4,12 @@
  * `active_tcp_listener.cc`. Accepts connections, chooses a filter chain,
  * builds the chain's network filters on the connection, and tracks the
  * connections so it can drain them.
+ *
+ * Each listener has its own init manager (it warms until its RDS routes
+ * arrive) and drain manager (its connections drain when LDS replaces or
+ * removes it). A newer version of the listener on the same address takes
+ * the bound socket over (Node cannot bind a port twice): new connections go
+ * to the new filter chains while this one drains the ones it has.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Scope } from '../envoy/stats/stats.js';
@@ -15,6 +21,8 @@ import type { FilterChain, FilterChainManager } from './filter_chain_manager.js'
 import type { ListenerFilterFactoryCb } from '../envoy/network/listener_filter.js';
 import type { SslConnectionInfo } from '../envoy/network/connection.js';
 import { runListenerFilters, type DetectedConnectionInfo } from './active_tcp_socket.js';
+import type { InitManagerImpl } from '../common/init/manager_impl.js';
+import type { ListenerDrainManager } from './listener_drain_manager.js';
 
 /** Bound on a TLS handshake when the chain sets no transport_socket_connect_timeout. */
 const DEFAULT_TRANSPORT_SOCKET_CONNECT_TIMEOUT_MS = 15_000;
@@ -33,6 +41,19 @@ export interface ListenerConfig {
   readonly continueOnListenerFiltersTimeout: boolean;
   /** Raw Listener message, for /config_dump. */
   readonly config: unknown;
+  /** False for bootstrap (static) listeners, which LDS may not change. */
+  readonly addedViaApi: boolean;
+  /** version_info of the LDS update that delivered it ('' for static listeners). */
+  readonly versionInfo: string;
+  /** The serialized Listener (base64): an update with equal bytes is no change. */
+  readonly hash: string;
+}
+
+/** What a listener owns besides its config: its init and drain managers, and cleanup of what its filters hold. */
+export interface ListenerLifecycle {
+  readonly initManager: InitManagerImpl;
+  readonly drainManager: ListenerDrainManager;
+  readonly destroyCallbacks: ReadonlyArray<() => void>;
 }
 
 export class ListenerImpl {
@@ -43,21 +64,30 @@ export class ListenerImpl {
   readonly stats: ListenerStats;
   readonly scope: Scope;
   boundPort = 0;
-  private draining = false;
+  /** When this version of the listener was added or last changed. */
+  readonly lastUpdated = new Date();
+  private stopped = false;
+  private destroyed = false;
+  private idleCallbacks: Array<() => void> = [];
 
   /** `scope` is the listener's stats scope (`listener.<address>.` or `listener.<stat_prefix>.`). */
-  constructor(readonly config: ListenerConfig, scope: Scope) {
+  constructor(readonly config: ListenerConfig, scope: Scope, readonly lifecycle: ListenerLifecycle) {
     this.scope = scope;
     this.stats = createListenerStats(this.scope);
   }
 
   get name(): string { return this.config.name; }
   get activeConnections(): number { return this.connections.size; }
+  get initManager(): InitManagerImpl { return this.lifecycle.initManager; }
+  get drainManager(): ListenerDrainManager { return this.lifecycle.drainManager; }
+  /** Whether this listener holds a bound socket. */
+  get isBound(): boolean { return this.server !== null && this.server.listening; }
 
   /** Binds; resolves once listening, rejects with the bind error. */
   listen(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const server = createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.onAccept(socket));
+      const server = createServer({ noDelay: true, pauseOnConnect: false });
+      server.on('connection', (socket: Socket) => this.onAccept(socket));
       this.server = server;
       server.once('error', reject);
       server.listen({ host: this.config.address, port: this.config.port, backlog: this.config.backlog, ipv6Only: !this.config.ipv4Compat && this.config.address.includes(':') }, () => {
@@ -65,9 +95,26 @@ export class ListenerImpl {
         server.on('error', () => { /* accept errors (EMFILE...) are transient */ });
         const a = server.address();
         this.boundPort = typeof a === 'object' && a !== null ? a.port : this.config.port;
+        // Stopped (replaced or removed) while binding: give the port back at once.
+        if (this.stopped && this.server === server) { this.server = null; server.close(); }
         resolve();
       });
     });
+  }
+
+  /**
+   * Takes the bound socket of an older version of this listener (same
+   * address): from now on new connections are accepted here; `old` keeps
+   * only the connections it has.
+   */
+  adoptListenSocket(old: ListenerImpl): void {
+    const server = old.server;
+    if (server === null) throw new Error(`listener '${old.name}' has no bound socket to hand over`);
+    old.server = null;
+    server.removeAllListeners('connection');
+    server.on('connection', (socket: Socket) => this.onAccept(socket));
+    this.server = server;
+    this.boundPort = old.boundPort;
   }
 
   /** `ip:port` actually bound (port 0 resolved). */
@@ -76,7 +123,7 @@ export class ListenerImpl {
   }
 
   private onAccept(socket: Socket): void {
-    if (this.draining) { socket.destroy(); return; }
+    if (this.stopped) { socket.destroy(); return; }
     this.stats.downstream_cx_total.inc();
     socket.setNoDelay(true);
     if (this.config.listenerFilters.length === 0) {
@@ -84,7 +131,7 @@ export class ListenerImpl {
       return;
     }
     this.pendingSockets.add(socket);
-    socket.once('close', () => this.pendingSockets.delete(socket));
+    socket.once('close', () => this.removePending(socket));
     const c = this.config;
     runListenerFilters(socket, c.listenerFilters, c.listenerFiltersTimeoutMs, c.continueOnListenerFiltersTimeout, this.stats,
       (info) => this.onListenerFiltersDone(socket, info));
@@ -120,16 +167,15 @@ export class ListenerImpl {
       if (settled) return;
       settled = true;
       this.stats.downstream_cx_transport_socket_connect_timeout.inc();
-      this.pendingSockets.delete(socket);
       socket.destroy();
+      this.removePending(socket);
     }, timeoutMs);
     ts.accept(socket, info.serverName, (result) => {
       clearTimeout(timer);
-      this.pendingSockets.delete(socket);
-      if (settled) { result?.socket.destroy(); return; }
+      if (settled) { result?.socket.destroy(); this.removePending(socket); return; }
       settled = true;
-      if (result === null) return;
-      this.newConnection(result.socket, chain, result.ssl?.sni || info.serverName, result.ssl);
+      if (result !== null) this.newConnection(result.socket, chain, result.ssl?.sni || info.serverName, result.ssl);
+      this.removePending(socket);
     });
   }
 
@@ -143,10 +189,11 @@ export class ListenerImpl {
     conn.addConnectionCallbacks({
       onEvent: (e) => {
         if (e === ConnectionEvent.Connected) return;
-        this.connections.delete(conn);
+        if (!this.connections.delete(conn)) return;
         this.stats.downstream_cx_active.dec();
         this.stats.downstream_cx_destroy.inc();
         this.stats.downstream_cx_length_ms.recordValue(performance.now() - start);
+        this.checkIdle();
       },
       onAboveWriteBufferHighWatermark: () => {},
       onBelowWriteBufferLowWatermark: () => {},
@@ -161,10 +208,31 @@ export class ListenerImpl {
     conn.resumeReadingIfEnabled();
   }
 
-  /** Stops accepting new connections (existing ones carry on). Does not wait for them. */
+  private removePending(socket: Socket): void {
+    if (this.pendingSockets.delete(socket)) this.checkIdle();
+  }
+
+  private checkIdle(): void {
+    if (this.connections.size > 0 || this.pendingSockets.size > 0 || this.idleCallbacks.length === 0) return;
+    const cbs = this.idleCallbacks;
+    this.idleCallbacks = [];
+    for (const cb of cbs) cb();
+  }
+
+  /** Calls `cb` (soon) once the listener has no connection left, pending ones included. */
+  whenIdle(cb: () => void): void {
+    this.idleCallbacks.push(cb);
+    setImmediate(() => this.checkIdle());
+  }
+
+  /**
+   * Stops accepting new connections (existing ones carry on). Does not wait
+   * for them. A socket handed over to a newer version stays open.
+   */
   stopListening(): void {
-    this.draining = true;
-    if (this.server !== null && this.server.listening) this.server.close();
+    this.stopped = true;
+    const server = this.server;
+    if (server !== null && server.listening) { this.server = null; server.close(); }
   }
 
   /** Closes every connection now. */
@@ -172,5 +240,17 @@ export class ListenerImpl {
     for (const c of [...this.connections]) c.close(ConnectionCloseType.NoFlush);
     for (const s of [...this.pendingSockets]) s.destroy();
     this.pendingSockets.clear();
+    this.checkIdle();
+  }
+
+  /**
+   * The listener is gone for good: no init callback fires any more and what
+   * its filters hold (RDS subscriptions) is released. Idempotent.
+   */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.lifecycle.initManager.cancel();
+    for (const cb of this.lifecycle.destroyCallbacks) cb();
   }
 }

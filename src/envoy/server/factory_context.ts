@@ -4,6 +4,8 @@
  */
 import type { Scope } from '../stats/stats.js';
 import type { ClusterManager } from '../upstream/cluster_manager.js';
+import type { InitManager } from '../init/init.js';
+import type { SubscriptionFactory } from '../config/subscription.js';
 
 /** The bootstrap's node, as sent to control planes and shown by /server_info. */
 export interface LocalInfo {
@@ -16,8 +18,16 @@ export interface LocalInfo {
 export interface DrainDecision {
   /** True once connections should close (add `connection: close`, send GOAWAY...). */
   drainClose(): boolean;
-  /** Called once when draining starts; returns an unregister function. */
-  addOnDrainCloseCb(cb: () => void): () => void;
+  /**
+   * Called once when draining starts; returns an unregister function.
+   * `closeIdle` is true (or absent) on shutdown: idle connections close at
+   * once. It is false when one listener drains (replaced or removed by LDS):
+   * as in Envoy, an idle HTTP/1 connection then stays until its next
+   * response, which carries `connection: close`, or until the drain time
+   * ends — closing it while the client may be sending on it would fail that
+   * request. HTTP/2 connections get GOAWAY either way.
+   */
+  addOnDrainCloseCb(cb: (closeIdle?: boolean) => void): () => void;
 }
 
 export interface ListenerFactoryInfo {
@@ -44,4 +54,22 @@ export interface FactoryContext {
   warn(path: string, message: string): void;
   /** Static (bootstrap) secrets for TLS contexts; absent in contexts built without a server. */
   readonly secretManager?: import('../secret/secret_manager.js').SecretManager;
+  /**
+   * Where dynamic resources (HCM `rds`) are subscribed to; absent when the
+   * bootstrap has no dynamic_resources / no xDS transport is wired.
+   */
+  readonly subscriptionFactory?: SubscriptionFactory;
+  /**
+   * The init manager of the listener being built: targets added here (RDS
+   * subscriptions) hold the listener back — warming, not bound — until they
+   * are ready. Absent outside listeners.
+   */
+  readonly initManager?: InitManager;
+  /**
+   * Registers cleanup for when the listener being built is torn down
+   * (drained after an update or removal, replaced while warming, or failed to
+   * build): shared resources such as RDS subscriptions are released here.
+   * Absent outside listeners.
+   */
+  addListenerDestroyCb?(cb: () => void): void;
 }

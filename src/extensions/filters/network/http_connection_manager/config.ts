@@ -19,7 +19,8 @@ import { ServerHeaderTransformation, type CodecType, type ConnectionManagerConfi
 import { ConnectionManagerImpl } from '../../../../http/conn_manager_impl.js';
 import type { ClientCertDetail, ForwardClientCertConfig, ForwardClientCertType } from '../../../../http/forward_client_cert.js';
 import { createHttpConnManagerListenerStats, createHttpConnManagerStats } from '../../../../stats/http_conn_manager_stats.js';
-import { compileRouteTable } from '../../../../router/config_impl.js';
+import { compileRouteTable, type RouteTableOptions } from '../../../../router/config_impl.js';
+import { routeConfigProviderManagerFor } from '../../../../router/route_config_provider_manager.js';
 import { compileFormat } from '../../../../logging/substitution_formatter.js';
 import { createAccessLogs } from '../../../access_loggers/common/access_log_builder.js';
 import { createServerCodec, type ServerCodecSettings } from './codec_factory.js';
@@ -53,6 +54,26 @@ function compileHttpFilters(
   return out;
 }
 
+/**
+ * How a RouteConfiguration of this HCM is compiled (inline, or each RDS
+ * version). Clusters are checked against the cluster manager at compile
+ * time; `validate_clusters` unset means `validateByDefault`. No host
+ * normalisation options: the HCM normalises :authority itself, once.
+ */
+function routeTableOptions(context: FactoryContext, validateByDefault: boolean): RouteTableOptions {
+  return {
+    formatterFactory: (fmt: string) => compileFormat(fmt, { omitEmptyValues: true }),
+    configDir: context.configDir,
+    validateClustersDefault: validateByDefault,
+    validateClusters: (names: ReadonlySet<string>) => {
+      const known = new Set(context.clusterManager.clusterNames());
+      for (const n of names) {
+        if (!known.has(n)) throw new ConfigError('', `route: unknown cluster '${n}'`);
+      }
+    },
+  };
+}
+
 export function compileConnectionManagerConfig(hcm: HttpConnectionManager, context: FactoryContext, basePath: string): ConnectionManagerConfig {
   const path = basePath;
   const at = (field: string): string => (path === '' ? field : `${path}.${field}`);
@@ -66,24 +87,28 @@ export function compileConnectionManagerConfig(hcm: HttpConnectionManager, conte
   }
   const codecType: CodecType = hcm.codecType === CodecTypeValue.HTTP1 ? 'http1' : hcm.codecType === CodecTypeValue.HTTP2 ? 'http2' : 'auto';
 
-  let routeTable: RouteTable;
+  let routeTable: () => RouteTable | null;
   const rs = hcm.routeSpecifier;
   if (rs.case === 'routeConfig') {
-    const known = new Set(context.clusterManager.clusterNames());
-    routeTable = withPathPrefix(at('route_config'), () => compileRouteTable(rs.value, {
-      formatterFactory: (fmt: string) => compileFormat(fmt, { omitEmptyValues: true }),
-      configDir: context.configDir,
-      // Host normalisation (ports, trailing dot) is done once by the HCM on :authority itself.
-      validateClusters: (names: ReadonlySet<string>) => {
-        for (const n of names) {
-          if (!known.has(n)) throw new ConfigError('', `route: unknown cluster '${n}'`);
-        }
-      },
-    }));
+    const table = withPathPrefix(at('route_config'), () => compileRouteTable(rs.value, routeTableOptions(context, true)));
+    routeTable = () => table;
   } else if (rs.case === 'rds') {
-    throw new ConfigError(at('rds'), 'rds (dynamic routes) is not supported yet; use an inline route_config');
+    const sf = context.subscriptionFactory;
+    if (sf === undefined) {
+      throw new ConfigError(at('rds'), 'rds requires dynamic_resources / an xDS subscription factory, and none is configured; use an inline route_config');
+    }
+    const provider = routeConfigProviderManagerFor(sf).createRdsRouteConfigProvider(rs.value, {
+      scope: context.scope,
+      statPrefix,
+      // RDS route tables are compiled as inline ones, but validate_clusters defaults to false (Envoy).
+      options: routeTableOptions(context, false),
+      initManager: context.initManager,
+      path: at('rds'),
+    });
+    context.addListenerDestroyCb?.(() => provider.release());
+    routeTable = () => provider.routeTable();
   } else if (rs.case === 'scopedRoutes') {
-    throw new ConfigError(at('scoped_routes'), 'scoped_routes is not supported yet; use an inline route_config');
+    throw new ConfigError(at('scoped_routes'), 'scoped_routes is not supported yet; use an inline route_config or rds');
   } else {
     throw new ConfigError(path, 'one of route_config, rds or scoped_routes is required');
   }
@@ -141,7 +166,7 @@ export function compileConnectionManagerConfig(hcm: HttpConnectionManager, conte
     listenerStats,
     codecType,
     createCodec: (protocol, connection, callbacks) => createServerCodec(protocol, connection, callbacks, codecSettings),
-    routeTable: () => routeTable,
+    routeTable,
     filterFactories,
     upgrades,
     accessLogs,
