@@ -365,6 +365,11 @@ export class ClusterManagerImpl implements ClusterManager {
     this.initHelper.onInitialized(cb);
   }
 
+  /** Clusters the start-up sequence still waits for (for a log line while the server waits). */
+  initializingClusterNames(): string[] {
+    return this.initHelper.pendingClusters();
+  }
+
   /**
    * Resolves when every known cluster (active and warming) has finished its
    * first discovery, or after `timeoutMs`, whichever comes first. Returns the

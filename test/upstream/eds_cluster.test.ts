@@ -64,6 +64,7 @@ describe('EDS clusters', () => {
     assert.deepEqual(p.cm.clusterNames(), ['svc'], 'known (static) while warming');
     assert.equal((await p.get('svc')).status, 503, 'not routable before its first assignment');
     assert.equal(initialized, false, 'the server waits for static EDS clusters');
+    assert.deepEqual(p.cm.initializingClusterNames(), ['svc']);
     assert.deepEqual(p.pushAssignments([assignment('svc-eds', [a.port])]), []);
     await eventually(() => initialized);
     const r = await p.get('svc');
