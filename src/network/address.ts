@@ -5,7 +5,8 @@ export function addressToString(ip: string | undefined, port: number | undefined
   if (ip === undefined) return '-';
   // Node reports IPv4 peers on dual-stack sockets as ::ffff:a.b.c.d.
   if (ip.startsWith('::ffff:') && ip.indexOf('.') !== -1) ip = ip.slice(7);
-  return isIPv6(ip) ? `[${ip}]:${port ?? 0}` : `${ip}:${port ?? 0}`;
+  // No ':' means not IPv6: skip the (costly) IPv6 check for the common IPv4 case.
+  return ip.indexOf(':') !== -1 && isIPv6(ip) ? `[${ip}]:${port ?? 0}` : `${ip}:${port ?? 0}`;
 }
 
 /** Splits `ip:port` / `[ip]:port` into its parts. */

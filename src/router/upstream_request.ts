@@ -64,8 +64,7 @@ export class UpstreamRequest implements ResponseDecoder, StreamCallbacks, Connec
     this.active = true;
     const stats = host.cluster.stats;
     stats.upstream_rq_active.inc();
-    host.activeRequests++;
-    host.stats.rq_active++;
+    host.activeRequests++; // the same number as host.stats.rq_active (HostImpl)
     host.stats.rq_total++;
     encoder.getStream().addCallbacks(this);
     this.parent.onUpstreamConnected(upstreamLocalAddress);
@@ -191,6 +190,5 @@ export class UpstreamRequest implements ResponseDecoder, StreamCallbacks, Connec
     this.active = false;
     this.host.cluster.stats.upstream_rq_active.dec();
     this.host.activeRequests--;
-    this.host.stats.rq_active--;
   }
 }

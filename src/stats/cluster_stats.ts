@@ -9,6 +9,8 @@ import type { ClusterStats } from '../envoy/upstream/stats.js';
 import { CounterImpl, makeStatsBlock, sanitizeStatsName } from './stats_impl.js';
 
 const COUNTERS = [
+  'assignment_stale',
+  'assignment_timeout_received',
   'lb_healthy_panic',
   'membership_change',
   'update_attempt',

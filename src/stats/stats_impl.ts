@@ -175,10 +175,16 @@ export class StatsStore {
     return h;
   }
 
-  /** Removes every stat whose name starts with `prefix` (a deleted cluster or listener). */
-  deleteScope(prefix: string): void {
+  /**
+   * Removes every stat whose name starts with `prefix` (a deleted cluster or
+   * listener), except those under one of the `keep` prefixes (another
+   * cluster whose name extends this one: `cluster.a.b.` under `cluster.a.`).
+   */
+  deleteScope(prefix: string, keep: ReadonlyArray<string> = []): void {
     for (const m of [this.counters, this.gauges, this.histograms] as Map<string, unknown>[]) {
-      for (const k of m.keys()) if (k.startsWith(prefix)) m.delete(k);
+      for (const k of m.keys()) {
+        if (k.startsWith(prefix) && !keep.some((p) => k.startsWith(p))) m.delete(k);
+      }
     }
     this.generationValue++;
   }

@@ -3,6 +3,7 @@
  * Cluster message. Throws ConfigError for invalid or unsupported config; has
  * no side effect until `cluster.initialize()` starts discovery.
  */
+import type { SubscriptionFactory } from '../envoy/config/subscription.js';
 import type { Scope } from '../envoy/stats/stats.js';
 import type { LoadBalancer } from '../envoy/upstream/cluster_manager.js';
 import type { Cluster } from '../generated/envoy/config/cluster/v3/cluster_pb.js';
@@ -10,6 +11,7 @@ import { dnsFailureBackOff } from './backoff_strategy.js';
 import { ClusterInfoImpl } from './cluster_info_impl.js';
 import type { ClusterImplBase } from './cluster_impl_base.js';
 import { dnsLookupFamilyOf, dnsResolverConfigFromCluster, type DnsResolver, type DnsResolverConfig } from './dns_resolver.js';
+import { EdsClusterImpl } from './eds_cluster.js';
 import { createLoadBalancer } from './load_balancer_factory.js';
 import type { RandomGenerator } from './load_balancer_impl.js';
 import { LogicalDnsCluster } from './logical_dns_cluster.js';
@@ -31,6 +33,8 @@ export interface ClusterFactoryContext {
   defaultDnsResolver: () => DnsResolver;
   /** A resolver owned by one cluster, for a cluster-level resolver config. */
   createDnsResolver: (config: DnsResolverConfig) => DnsResolver;
+  /** Where EDS clusters subscribe (absent: EDS clusters are a config error). */
+  subscriptionFactory?: SubscriptionFactory;
 }
 
 export interface BuiltCluster {
@@ -44,6 +48,8 @@ export function createCluster(config: Cluster, ctx: ClusterFactoryContext): Buil
   let cluster: ClusterImplBase;
   if (info.type === 'static') {
     cluster = new StaticClusterImpl(info, base);
+  } else if (info.type === 'eds') {
+    cluster = new EdsClusterImpl(info, base, ctx.subscriptionFactory);
   } else {
     const refreshRateMs = durationToMs(config.dnsRefreshRate, DEFAULT_DNS_REFRESH_RATE_MS);
     if (refreshRateMs < 1) throw new ConfigError(`${base}.dns_refresh_rate`, 'must be at least 1ms');

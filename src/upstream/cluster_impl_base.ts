@@ -7,10 +7,18 @@
  * `initialize()` (starts discovery; resolves once the first resolution of
  * every endpoint has completed, successfully or not, or at once with
  * `wait_for_warm_on_init: false`) -> `destroy()` (stops timers and queries).
+ * `onInitialized(cb)` is the synchronous form, for the cluster manager, which
+ * must make a warm cluster routable in the same tick.
+ *
+ * Initialize phase (Envoy's InitializePhase): EDS clusters fed over a gRPC
+ * or ADS config source are `secondary` — they start after the primary
+ * clusters, one of which usually carries their xDS stream.
  */
 import type { Host } from '../envoy/upstream/host.js';
 import type { Cluster } from '../generated/envoy/config/cluster/v3/cluster_pb.js';
 import type { LbEndpoint, LocalityLbEndpoints } from '../generated/envoy/config/endpoint/v3/endpoint_components_pb.js';
+import type { ClusterLoadAssignment, ClusterLoadAssignment_Policy } from '../generated/envoy/config/endpoint/v3/endpoint_pb.js';
+import { isIP } from 'node:net';
 import type { ClusterInfoImpl } from './cluster_info_impl.js';
 import { HostImpl, edsHealthFlags, localityOf, metadataOf } from './host_impl.js';
 import { DEFAULT_OVERPROVISIONING_FACTOR, PrioritySetImpl } from './priority_set_impl.js';
@@ -18,23 +26,41 @@ import { ConfigError, notSupportedYet, socketAddressOf } from './proto_util.js';
 
 /** One `lb_endpoints[]` entry with where it sits in the config. */
 export interface EndpointRef {
-  lle: LocalityLbEndpoints;
-  lbe: LbEndpoint;
-  /** Field path of the LbEndpoint, for errors. */
-  path: string;
-  address: string;
-  port: number;
+  readonly lle: LocalityLbEndpoints;
+  readonly lbe: LbEndpoint;
+  /** Field path of the LbEndpoint, for errors (built when asked: EDS may carry 10,000s of endpoints). */
+  readonly path: string;
+  readonly address: string;
+  readonly port: number;
 }
+
+class EndpointRefImpl implements EndpointRef {
+  constructor(
+    readonly lle: LocalityLbEndpoints,
+    readonly lbe: LbEndpoint,
+    private readonly llePath: string,
+    private readonly index: number,
+    readonly address: string,
+    readonly port: number,
+  ) {}
+
+  get path(): string {
+    return `${this.llePath}.lb_endpoints[${this.index}]`;
+  }
+}
+
+export type InitializePhase = 'primary' | 'secondary';
 
 export abstract class ClusterImplBase {
   readonly prioritySet = new PrioritySetImpl();
-  /** ClusterLoadAssignment.policy.overprovisioning_factor (percent). */
-  readonly overprovisioningFactor: number;
+  /** Overprovisioning factor (percent) of the current assignment (load_assignment or the last EDS one). */
+  protected overprovisioningFactorValue: number;
   protected destroyed = false;
   private initStarted = false;
   private initDone = false;
   private readonly initPromise: Promise<void>;
   private resolveInit!: () => void;
+  private readonly initCallbacks: Array<() => void> = [];
 
   constructor(
     readonly info: ClusterInfoImpl,
@@ -44,19 +70,31 @@ export abstract class ClusterImplBase {
     this.initPromise = new Promise<void>((resolve) => {
       this.resolveInit = resolve;
     });
-    const policy = info.config.loadAssignment?.policy;
-    if (policy?.weightedPriorityHealth === true) {
-      throw notSupportedYet(`${base}.load_assignment.policy.weighted_priority_health`, 'weighted_priority_health');
-    }
-    const opf = policy?.overprovisioningFactor ?? DEFAULT_OVERPROVISIONING_FACTOR;
-    if (opf <= 0) throw new ConfigError(`${base}.load_assignment.policy.overprovisioning_factor`, 'must be greater than 0');
-    this.overprovisioningFactor = opf;
-    this.prioritySet.getOrCreateHostSet(0).overprovisioningFactor = opf;
-    this.prioritySet.addMemberUpdateCb((_p, added, removed) => this.updateMembershipStats(added.length + removed.length > 0));
+    this.overprovisioningFactorValue = overprovisioningFactorOf(info.config.loadAssignment?.policy, `${base}.load_assignment.policy`);
+    this.prioritySet.getOrCreateHostSet(0).overprovisioningFactor = this.overprovisioningFactorValue;
+    // Membership stats once per update (an EDS assignment touching several priorities counts one change).
+    let membershipChanged = false;
+    this.prioritySet.addMemberUpdateCb((_p, added, removed) => {
+      if (added.length + removed.length > 0) membershipChanged = true;
+    });
+    this.prioritySet.addUpdateCb(() => {
+      this.updateMembershipStats(membershipChanged);
+      membershipChanged = false;
+    });
+  }
+
+  /** ClusterLoadAssignment.policy.overprovisioning_factor (percent). */
+  get overprovisioningFactor(): number {
+    return this.overprovisioningFactorValue;
   }
 
   get config(): Cluster {
     return this.info.config;
+  }
+
+  /** Primary clusters initialize first; see the file comment. */
+  get initializePhase(): InitializePhase {
+    return 'primary';
   }
 
   /** True once the first resolution completed (or the cluster needs none). */
@@ -74,6 +112,12 @@ export abstract class ClusterImplBase {
     return this.initPromise;
   }
 
+  /** Runs `cb` synchronously once the cluster is warm (at once if it already is). */
+  onInitialized(cb: () => void): void {
+    if (this.initDone) cb();
+    else this.initCallbacks.push(cb);
+  }
+
   /** Stops timers and outstanding queries; the host lists stay as they were. */
   destroy(): void {
     this.destroyed = true;
@@ -87,35 +131,12 @@ export abstract class ClusterImplBase {
     if (this.initDone) return;
     this.initDone = true;
     this.resolveInit();
+    for (const cb of this.initCallbacks.splice(0)) cb();
   }
 
-  /** Every lb_endpoint of load_assignment, with addresses validated as socket addresses. */
+  /** Every lb_endpoint of the cluster's load_assignment, with addresses validated as socket addresses. */
   protected endpoints(): EndpointRef[] {
-    const out: EndpointRef[] = [];
-    const la = this.config.loadAssignment;
-    if (la === undefined) return out;
-    la.endpoints.forEach((lle, i) => {
-      const llePath = `${this.base}.load_assignment.endpoints[${i}]`;
-      if (lle.lbConfig.case === 'ledsClusterLocalityConfig') {
-        throw notSupportedYet(`${llePath}.leds_cluster_locality_config`, 'LEDS');
-      }
-      const lbes = lle.lbConfig.case === 'loadBalancerEndpoints' ? lle.lbConfig.value.lbEndpoints : lle.lbEndpoints;
-      lbes.forEach((lbe, j) => {
-        const path = `${llePath}.lb_endpoints[${j}]`;
-        if (lbe.hostIdentifier.case !== 'endpoint') {
-          throw notSupportedYet(`${path}.endpoint_name`, 'named endpoints');
-        }
-        if (lbe.loadBalancingWeight !== undefined && lbe.loadBalancingWeight < 1) {
-          throw new ConfigError(`${path}.load_balancing_weight`, `must be at least 1, got ${lbe.loadBalancingWeight}`);
-        }
-        const sa = socketAddressOf(lbe.hostIdentifier.value.address, `${path}.endpoint.address`);
-        if (sa.resolverName !== '') {
-          throw notSupportedYet(`${path}.endpoint.address.socket_address.resolver_name`, 'a custom resolver_name');
-        }
-        out.push({ lle, lbe, path, address: sa.address, port: sa.port });
-      });
-    });
-    return out;
+    return endpointsOf(this.config.loadAssignment, `${this.base}.load_assignment`);
   }
 
   /** A host for `ep` at `address` (a resolved IP). */
@@ -161,3 +182,59 @@ export abstract class ClusterImplBase {
   }
 }
 
+
+/** `policy.overprovisioning_factor` (default 140), refusing what Legate cannot honour. */
+export function overprovisioningFactorOf(policy: ClusterLoadAssignment_Policy | undefined, path: string): number {
+  if (policy?.weightedPriorityHealth === true) {
+    throw notSupportedYet(`${path}.weighted_priority_health`, 'weighted_priority_health');
+  }
+  const opf = policy?.overprovisioningFactor ?? DEFAULT_OVERPROVISIONING_FACTOR;
+  if (opf <= 0) throw new ConfigError(`${path}.overprovisioning_factor`, 'must be greater than 0');
+  return opf;
+}
+
+/**
+ * Every lb_endpoint of a ClusterLoadAssignment (`path` names it in errors),
+ * with addresses validated as socket addresses and weights as at least 1.
+ */
+export function endpointsOf(la: ClusterLoadAssignment | undefined, path: string): EndpointRef[] {
+  const out: EndpointRef[] = [];
+  if (la === undefined) return out;
+  la.endpoints.forEach((lle, i) => {
+    const llePath = `${path}.endpoints[${i}]`;
+    if (lle.lbConfig.case === 'ledsClusterLocalityConfig') {
+      throw notSupportedYet(`${llePath}.leds_cluster_locality_config`, 'LEDS');
+    }
+    const lbes = lle.lbConfig.case === 'loadBalancerEndpoints' ? lle.lbConfig.value.lbEndpoints : lle.lbEndpoints;
+    for (let j = 0; j < lbes.length; j++) {
+      const lbe = lbes[j];
+      const epPath = (): string => `${llePath}.lb_endpoints[${j}]`;
+      if (lbe.hostIdentifier.case !== 'endpoint') {
+        throw notSupportedYet(`${epPath()}.endpoint_name`, 'named endpoints');
+      }
+      if (lbe.loadBalancingWeight !== undefined && lbe.loadBalancingWeight < 1) {
+        throw new ConfigError(`${epPath()}.load_balancing_weight`, `must be at least 1, got ${lbe.loadBalancingWeight}`);
+      }
+      const addr = lbe.hostIdentifier.value.address;
+      const raw = addr?.address.case === 'socketAddress' ? addr.address.value : undefined;
+      const valid = raw !== undefined && raw.portSpecifier.case !== 'namedPort' && raw.address !== '';
+      // The field path is built only for an error (an assignment may hold 10,000s of endpoints).
+      const sa = socketAddressOf(addr, valid ? '' : `${epPath()}.endpoint.address`);
+      if (sa.resolverName !== '') {
+        throw notSupportedYet(`${epPath()}.endpoint.address.socket_address.resolver_name`, 'a custom resolver_name');
+      }
+      out.push(new EndpointRefImpl(lle, lbe, llePath, j, sa.address, sa.port));
+    }
+  });
+  return out;
+}
+
+/** STATIC and EDS endpoints are IP addresses, never names (Envoy's resolveProtoAddress). */
+export function requireIpAddress(ep: EndpointRef, clusterKind: string): void {
+  if (isIP(ep.address) === 0) {
+    throw new ConfigError(
+      `${ep.path}.endpoint.address.socket_address.address`,
+      `malformed IP address: ${ep.address} (${clusterKind} clusters need IP addresses; use STRICT_DNS or LOGICAL_DNS for names)`,
+    );
+  }
+}

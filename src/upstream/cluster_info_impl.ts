@@ -46,7 +46,7 @@ export const DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS = 3600 * 1000;
 
 export const HTTP_PROTOCOL_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
-export type ClusterType = 'static' | 'strict_dns' | 'logical_dns';
+export type ClusterType = 'static' | 'strict_dns' | 'logical_dns' | 'eds';
 
 export interface ClusterInfoOptions {
   /** The root scope; the cluster's stats go under `cluster.<stat name>.`. */
@@ -152,6 +152,8 @@ function clusterTypeOf(config: Cluster, base: string): ClusterType {
       return 'strict_dns';
     case DiscoveryType.LOGICAL_DNS:
       return 'logical_dns';
+    case DiscoveryType.EDS:
+      return 'eds';
     default:
       throw notSupportedYet(`${base}.type`, `cluster type ${enumName(DiscoveryType, type)}`);
   }

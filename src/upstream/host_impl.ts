@@ -115,9 +115,10 @@ export class HostImpl implements Host {
   readonly cluster: ClusterInfo;
   readonly hostname: string;
   readonly stats = new HostStatsImpl();
-  readonly priority: number;
+  /** Mutable: EDS moves a kept host between priorities and replaces its metadata in place (as Envoy). */
+  priority: number;
   readonly locality: Locality;
-  readonly metadata: Record<string, Record<string, unknown>>;
+  metadata: Record<string, Record<string, unknown>>;
   weight: number;
   healthFlags: number;
   private currentAddress: string;

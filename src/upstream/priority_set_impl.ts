@@ -4,9 +4,11 @@
  * A HostSet holds every host of one priority and the precomputed partitions
  * the load balancers read: healthy, degraded and excluded. Partitions are
  * rebuilt on `updateHosts()` (membership change) and `refreshHealth()` (a
- * health flag changed: health checker, outlier detection). Callbacks run
- * synchronously after each change, once per changed priority, with the hosts
- * added and removed (both empty for a health-only change).
+ * health flag changed: health checker, outlier detection). Member callbacks
+ * run synchronously after each change, once per changed priority, with the
+ * hosts added and removed (both empty for a health-only change). Update
+ * callbacks run once per update, after every priority it touched: once per
+ * `batchUpdate()` (an EDS assignment), or once per single change outside one.
  */
 import type { HostSet, PrioritySet } from '../envoy/upstream/cluster_manager.js';
 import type { Host } from '../envoy/upstream/host.js';
@@ -50,6 +52,9 @@ export class HostSetImpl implements HostSet {
 export class PrioritySetImpl implements PrioritySet {
   private readonly sets: HostSetImpl[] = [];
   private readonly callbacks = new Set<MemberUpdateCb>();
+  private readonly updateCallbacks = new Set<() => void>();
+  private batchDepth = 0;
+  private batchChanged = false;
 
   constructor() {
     // Envoy always has at least P=0.
@@ -71,6 +76,25 @@ export class PrioritySetImpl implements PrioritySet {
     return () => {
       this.callbacks.delete(cb);
     };
+  }
+
+  /** `cb` runs once after each complete update (see the file comment). */
+  addUpdateCb(cb: () => void): () => void {
+    this.updateCallbacks.add(cb);
+    return () => {
+      this.updateCallbacks.delete(cb);
+    };
+  }
+
+  /** Runs `fn`, which may update several priorities; update callbacks fire once at the end. */
+  batchUpdate(fn: () => void): void {
+    this.batchDepth++;
+    try {
+      fn();
+    } finally {
+      this.batchDepth--;
+      this.flushUpdate();
+    }
   }
 
   /**
@@ -110,5 +134,13 @@ export class PrioritySetImpl implements PrioritySet {
 
   private notify(priority: number, added: ReadonlyArray<Host>, removed: ReadonlyArray<Host>): void {
     for (const cb of [...this.callbacks]) cb(priority, added, removed);
+    this.batchChanged = true;
+    this.flushUpdate();
+  }
+
+  private flushUpdate(): void {
+    if (this.batchDepth > 0 || !this.batchChanged) return;
+    this.batchChanged = false;
+    for (const cb of [...this.updateCallbacks]) cb();
   }
 }

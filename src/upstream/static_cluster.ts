@@ -7,23 +7,16 @@
  * DRAINING -> eds_status_draining (excluded), DEGRADED -> degraded_eds_health).
  * The cluster is warm as soon as it is created.
  */
-import { isIP } from 'node:net';
 import type { Host } from '../envoy/upstream/host.js';
 import type { ClusterInfoImpl } from './cluster_info_impl.js';
-import { ClusterImplBase } from './cluster_impl_base.js';
-import { ConfigError } from './proto_util.js';
+import { ClusterImplBase, requireIpAddress } from './cluster_impl_base.js';
 
 export class StaticClusterImpl extends ClusterImplBase {
   constructor(info: ClusterInfoImpl, base: string) {
     super(info, base);
     const byPriority = new Map<number, Host[]>();
     for (const ep of this.endpoints()) {
-      if (isIP(ep.address) === 0) {
-        throw new ConfigError(
-          `${ep.path}.endpoint.address.socket_address.address`,
-          `malformed IP address: ${ep.address} (STATIC clusters need IP addresses; use STRICT_DNS or LOGICAL_DNS for names)`,
-        );
-      }
+      requireIpAddress(ep, 'STATIC');
       const host = this.makeHost(ep, ep.address, ep.lbe.hostIdentifier.case === 'endpoint' ? ep.lbe.hostIdentifier.value.hostname : '');
       const list = byPriority.get(ep.lle.priority) ?? [];
       list.push(host);

@@ -6,7 +6,10 @@ import { ClusterManagerImpl } from '../../src/upstream/cluster_manager_impl.js';
 import type { DnsResolver, DnsResolution } from '../../src/upstream/dns_resolver.js';
 import { ConfigError } from '../../src/upstream/proto_util.js';
 import { TestDnsServer } from '../support/dns_server.js';
-import { clusterFromYaml, fakePoolFactory, seededRandom, typedExtensionConfigFromYaml, untilUpdated } from './helpers.js';
+import { TypeUrl } from '../../src/envoy/config/subscription.js';
+import type { ClusterLoadAssignment } from '../../src/generated/envoy/config/endpoint/v3/endpoint_pb.js';
+import { InMemorySubscriptionFactory } from '../support/in_memory_subscriptions.js';
+import { clusterFromYaml, fakePoolFactory, messageFromYaml, seededRandom, typedExtensionConfigFromYaml, untilUpdated, type FakePool } from './helpers.js';
 
 function staticCluster(name: string, ips: string[], extra = ''): string {
   return `
@@ -69,12 +72,13 @@ describe('static clusters', () => {
     assert.deepEqual(cm.clusterNames(), []);
   });
 
-  test('static clusters cannot be updated or removed through CDS', () => {
-    const { cm } = setup();
+  test('static clusters cannot be updated or removed through CDS (skipped, as Envoy\'s blockUpdate)', () => {
+    const { cm, cmStat } = setup();
     cm.initializeStaticClusters([clusterFromYaml(staticCluster('s', ['10.0.0.1']))]);
-    assert.throws(() => cm.addOrUpdateCluster(clusterFromYaml(staticCluster('s', ['10.0.0.2']))), ConfigError);
+    assert.equal(cm.addOrUpdateCluster(clusterFromYaml(staticCluster('s', ['10.0.0.2']))), false);
     assert.equal(cm.removeCluster('s'), false);
-    assert.ok(cm.getThreadLocalCluster('s'));
+    assert.equal(cm.getThreadLocalCluster('s')?.prioritySet.hostSetsPerPriority[0].hosts[0].address, '10.0.0.1');
+    assert.equal(cmStat('cluster_modified'), 0);
     cm.shutdown();
   });
 });
@@ -238,6 +242,7 @@ type: STRICT_DNS
 dns_lookup_family: V4_ONLY
 ${extra}
 load_assignment:
+  cluster_name: ${name}
   endpoints:
   - lb_endpoints:
     - endpoint: { address: { socket_address: { address: ${host}, port_value: 80 } } }
@@ -336,7 +341,130 @@ typed_config:
     });
     cm.initializeStaticClusters([clusterFromYaml(dnsYaml('stuck', 'stuck.test')), clusterFromYaml(staticCluster('fine', ['10.0.0.1']))]);
     assert.deepEqual(await cm.initialize(20), ['stuck']);
-    assert.ok(cm.getThreadLocalCluster('stuck'), 'static-resource clusters are active even while warming');
+    assert.deepEqual(cm.clusterNames().sort(), ['fine', 'stuck'], 'a static cluster is known while it initializes');
+    assert.equal(cm.getThreadLocalCluster('stuck'), undefined, 'and routable only once initialized (Envoy: onClusterInit)');
+    assert.ok(cm.getThreadLocalCluster('fine'));
     cm.shutdown();
+  });
+});
+
+describe('pools of removed hosts and retired clusters are never reused', () => {
+  test('a request holding a retired cluster gets a one-off pool, destroyed once idle', async () => {
+    const { cm, pools } = setup();
+    cm.addOrUpdateCluster(clusterFromYaml(staticCluster('r', ['10.0.0.1'])));
+    const tlc = cm.getThreadLocalCluster('r');
+    assert.ok(tlc);
+    const host = tlc.prioritySet.hostSetsPerPriority[0].hosts[0];
+    const kept = tlc.httpConnPool(host, 'http1') as FakePool;
+    cm.removeCluster('r');
+    assert.equal(kept.destroyed, true, 'the idle pool went with the cluster');
+    const retry = tlc.httpConnPool(host, 'http1') as FakePool;
+    assert.notEqual(retry, kept);
+    assert.equal(retry.destroyed, false);
+    retry.startStream();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(retry.destroyed, false, 'kept while its stream runs');
+    retry.finishStream();
+    assert.equal(retry.destroyed, true);
+    assert.notEqual(tlc.httpConnPool(host, 'http1'), retry, 'never handed out again');
+    assert.equal(pools.pools.length, 3);
+    await new Promise((r) => setImmediate(r));
+    assert.ok(pools.pools.every((p) => p.destroyed), 'an unused one-off pool goes on the next tick');
+  });
+
+  test('a pool asked for a host discovery removed is one-off too (no pool kept for a gone host)', async () => {
+    const { cm } = setup();
+    cm.addOrUpdateCluster(clusterFromYaml(staticCluster('h', ['10.0.0.1', '10.0.0.2'])));
+    const tlc = cm.getThreadLocalCluster('h')!;
+    const [h1, h2] = tlc.prioritySet.hostSetsPerPriority[0].hosts;
+    // Simulate discovery removing h1 (what DNS and EDS do through the priority set).
+    tlc.prioritySet.updateHosts(0, [h2], [], [h1]);
+    const p = tlc.httpConnPool(h1, 'http1') as FakePool;
+    assert.equal(tlc.poolCount(), 0, 'not tracked');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(p.destroyed, true);
+    // Added back: pooled again.
+    tlc.prioritySet.updateHosts(0, [h1, h2], [h1], []);
+    assert.equal(tlc.httpConnPool(h1, 'http1'), tlc.httpConnPool(h1, 'http1'));
+    assert.equal(tlc.poolCount(), 1);
+    cm.shutdown();
+  });
+
+  test('a removed cluster\'s stats are deleted once its pools are gone, unless it is back', () => {
+    const store = new StatsStore();
+    const pools = fakePoolFactory();
+    const cm = new ClusterManagerImpl({
+      statsScope: store.rootScope,
+      connPoolFactory: pools.factory,
+      releaseStats: (prefix, keep) => store.deleteScope(prefix, keep),
+    });
+    cm.addOrUpdateCluster(clusterFromYaml(staticCluster('s', ['10.0.0.1'])));
+    cm.addOrUpdateCluster(clusterFromYaml(staticCluster('s.x', ['10.0.0.1'])));
+    const tlc = cm.getThreadLocalCluster('s')!;
+    tlc.httpConnPool(tlc.prioritySet.hostSetsPerPriority[0].hosts[0], 'http1');
+    pools.pools[0].startStream();
+    cm.removeCluster('s');
+    assert.ok(store.counters.has('cluster.s.upstream_rq_total'), 'kept while a stream runs');
+    pools.pools[0].finishStream();
+    assert.equal(store.counters.has('cluster.s.upstream_rq_total'), false);
+    assert.ok(store.counters.has('cluster.s.x.upstream_rq_total'));
+    // Removed while draining, then added back before the drain ends: the stats stay.
+    cm.addOrUpdateCluster(clusterFromYaml(staticCluster('t', ['10.0.0.1'])));
+    const t = cm.getThreadLocalCluster('t')!;
+    t.httpConnPool(t.prioritySet.hostSetsPerPriority[0].hosts[0], 'http1');
+    pools.pools[1].startStream();
+    cm.removeCluster('t');
+    cm.addOrUpdateCluster(clusterFromYaml(staticCluster('t', ['10.0.0.2'])));
+    pools.pools[1].finishStream();
+    assert.ok(store.counters.has('cluster.t.upstream_rq_total'));
+    cm.shutdown();
+  });
+});
+
+describe('start-up order (ClusterManagerInitHelper)', () => {
+  test('EDS clusters start after the primary (DNS) clusters are warm; initialized() after both', async () => {
+    let answer: ((r: DnsResolution) => void) | undefined;
+    const slow: DnsResolver = { resolve: () => new Promise<DnsResolution>((r) => { answer = r; }), close: () => {} };
+    const store = new StatsStore();
+    const xds = new InMemorySubscriptionFactory();
+    const cm = new ClusterManagerImpl({
+      statsScope: store.rootScope,
+      connPoolFactory: fakePoolFactory().factory,
+      dnsResolverFactory: () => slow,
+      subscriptionFactory: xds,
+    });
+    let done = false;
+    void cm.initialized().then(() => { done = true; });
+    cm.initializeStaticClusters([
+      clusterFromYaml(`
+name: eds
+type: EDS
+eds_cluster_config: { eds_config: { ads: {} } }
+`),
+      clusterFromYaml(`
+name: xds
+type: STRICT_DNS
+load_assignment:
+  cluster_name: xds
+  endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: cp.test, port_value: 18000 } } } }] }]
+`),
+    ]);
+    assert.equal(xds.subscriptions.length, 1, 'the EDS subscription exists');
+    assert.equal(xds.subscriptions[0].started, false, 'but waits for the primary clusters');
+    assert.ok(answer);
+    answer({ status: 'completed', answers: [{ address: '127.0.0.9', ttlSeconds: 30 }] });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(xds.subscriptions[0].started, true);
+    assert.equal(done, false);
+    xds.push(TypeUrl.ClusterLoadAssignment, [{ name: 'eds', version: '1', resource: messageFromYaml<ClusterLoadAssignment>('envoy.config.endpoint.v3.ClusterLoadAssignment', 'cluster_name: eds') }]);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(done, true);
+    cm.shutdown();
+  });
+
+  test('with no clusters, initialized() resolves at once', async () => {
+    const { cm } = setup();
+    cm.initializeStaticClusters([]);
+    await cm.initialized();
   });
 });

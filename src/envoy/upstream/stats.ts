@@ -66,6 +66,10 @@ export interface ClusterStats {
   readonly update_failure: Counter;
   readonly update_empty: Counter;
   readonly update_no_rebuild: Counter;
+  /** EDS: hosts dropped because no assignment came within endpoint_stale_after. */
+  readonly assignment_stale: Counter;
+  /** EDS: assignments received that set endpoint_stale_after. */
+  readonly assignment_timeout_received: Counter;
   readonly max_host_weight: Gauge;
   readonly lb_healthy_panic: Counter;
   readonly version: Gauge;

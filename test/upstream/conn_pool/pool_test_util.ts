@@ -111,6 +111,8 @@ export function makeClusterStats(): TestClusterStats {
     update_failure: c('update_failure'),
     update_empty: c('update_empty'),
     update_no_rebuild: c('update_no_rebuild'),
+    assignment_stale: c('assignment_stale'),
+    assignment_timeout_received: c('assignment_timeout_received'),
     max_host_weight: g('max_host_weight'),
     lb_healthy_panic: c('lb_healthy_panic'),
     version: g('version'),
