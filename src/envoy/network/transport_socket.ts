@@ -8,6 +8,22 @@
 import type { Socket } from 'node:net';
 import type { SslConnectionInfo } from './connection.js';
 
+/**
+ * Readiness of a factory whose secrets come from SDS, for listener and
+ * cluster warming (Envoy registers its SDS providers as init targets). A
+ * factory without SDS secrets leaves these out (or is always ready).
+ */
+export interface TransportSocketReadiness {
+  /** True once every secret the factory needs is there; before, it refuses connections. */
+  isReady?(): boolean;
+  /** Resolves when isReady() becomes true. */
+  readonly ready?: Promise<void>;
+  /** Resolves when warming may end: every secret arrived, or its initial fetch failed or timed out. */
+  readonly initialized?: Promise<void>;
+  /** Releases what the factory holds (SDS subscriptions, file watches) once its listener or cluster is gone. */
+  close?(): void;
+}
+
 /** A downstream connection once its transport is up. */
 export interface DownstreamTransportResult {
   /** The socket the network filters read and write (a TLSSocket for tls). */
@@ -16,7 +32,7 @@ export interface DownstreamTransportResult {
   readonly ssl: SslConnectionInfo | null;
 }
 
-export interface DownstreamTransportSocketFactory {
+export interface DownstreamTransportSocketFactory extends TransportSocketReadiness {
   /** True for tls (the HCM then uses scheme https). */
   readonly implementsSecureTransport: boolean;
   /**
@@ -35,7 +51,7 @@ export interface UpstreamTransportConnection {
   readonly readyEvent: 'connect' | 'secureConnect';
 }
 
-export interface UpstreamTransportSocketFactory {
+export interface UpstreamTransportSocketFactory extends TransportSocketReadiness {
   readonly implementsSecureTransport: boolean;
   /** ALPN protocols offered (empty: none). */
   readonly alpnProtocols: ReadonlyArray<string>;

@@ -2,6 +2,11 @@
  * Factories for `envoy.transport_sockets.tls` (DownstreamTlsContext on
  * filter chains, UpstreamTlsContext on clusters) and
  * `envoy.transport_sockets.raw_buffer`.
+ *
+ * A TLS factory whose secrets come from SDS is built at once but is not
+ * ready until they arrive: see isReady() / ready / initialized on the
+ * factory (the hook for listener and cluster warming) and close() to
+ * release its SDS subscriptions when the listener or cluster goes away.
  */
 import net from 'node:net';
 import type { Message } from '@bufbuild/protobuf';
@@ -13,8 +18,9 @@ import type {
 import type { DownstreamTransportSocketFactory, UpstreamTransportSocketFactory } from '../../../envoy/network/transport_socket.js';
 import type { DownstreamTlsContext, UpstreamTlsContext } from '../../../generated/envoy/extensions/transport_sockets/tls/v3/tls_pb.js';
 import { ConfigError } from '../../../config/config_error.js';
-import { buildTlsContextConfig } from './context_config.js';
+import { buildTlsContextConfig, type TlsContextConfig } from './context_config.js';
 import { createSslStats } from './ssl_stats.js';
+import { createSslSocketFactoryStats } from './ssl_socket_factory_stats.js';
 import { ServerSslSocketFactory } from './server_ssl_socket.js';
 import { ClientSslSocketFactory } from './client_ssl_socket.js';
 
@@ -33,13 +39,15 @@ export const downstreamTlsFactory: DownstreamTransportSocketConfigFactory = {
       ctx.warn(`${base}.${c.sessionTicketKeysType.case === 'sessionTicketKeys' ? 'session_ticket_keys' : 'session_ticket_keys_sds_secret_config'}`, 'session ticket keys are ignored (node manages its own)');
     }
     const cfg = buildTlsContextConfig(c.commonTlsContext, ctx, `${base}.common_tls_context`, true);
-    if (cfg.certificates.length === 0) {
-      throw new ConfigError(`${base}.common_tls_context`, 'No TLS certificates found for server context (set tls_certificates or tls_certificate_sds_secret_configs)');
-    }
-    return new ServerSslSocketFactory(cfg, {
-      requireClientCertificate: c.requireClientCertificate ?? false,
-      requireSni: c.requireSni ?? false,
-    }, createSslStats(ctx.scope));
+    return closingOnError(cfg, () => {
+      if (cfg.certificates.length === 0) {
+        throw new ConfigError(`${base}.common_tls_context`, 'No TLS certificates found for server context (set tls_certificates or tls_certificate_sds_secret_configs)');
+      }
+      return new ServerSslSocketFactory(cfg, {
+        requireClientCertificate: c.requireClientCertificate ?? false,
+        requireSni: c.requireSni ?? false,
+      }, createSslStats(ctx.scope), createSslSocketFactoryStats(ctx.scope, 'server'));
+    });
   },
 };
 
@@ -51,12 +59,24 @@ export const upstreamTlsFactory: UpstreamTransportSocketConfigFactory = {
     const c = config as UpstreamTlsContext;
     const base = `${path}.typed_config`;
     const cfg = buildTlsContextConfig(c.commonTlsContext, ctx, `${base}.common_tls_context`, false);
-    if (cfg.certificates.length > 1) {
-      throw new ConfigError(`${base}.common_tls_context.tls_certificates`, 'Multiple TLS certificates are not supported for client contexts');
-    }
-    return new ClientSslSocketFactory(cfg, { sni: c.sni }, createSslStats(ctx.scope));
+    return closingOnError(cfg, () => {
+      if (cfg.certificates.length > 1) {
+        throw new ConfigError(`${base}.common_tls_context.tls_certificates`, 'Multiple TLS certificates are not supported for client contexts');
+      }
+      return new ClientSslSocketFactory(cfg, { sni: c.sni }, createSslStats(ctx.scope), createSslSocketFactoryStats(ctx.scope, 'client'));
+    });
   },
 };
+
+/** Runs `build`; when it throws, releases what `cfg` holds (SDS subscriptions, watches) first. */
+function closingOnError<T>(cfg: TlsContextConfig, build: () => T): T {
+  try {
+    return build();
+  } catch (e) {
+    cfg.close();
+    throw e;
+  }
+}
 
 /** Plain TCP downstream: the socket as accepted. */
 export const rawBufferDownstream: DownstreamTransportSocketFactory = {

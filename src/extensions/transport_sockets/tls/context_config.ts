@@ -1,29 +1,37 @@
 /**
  * CommonTlsContext compiled for one side (server or client), after Envoy's
- * `ContextConfigImpl`: certificates (inline, files, or static SDS secrets by
- * name; file-based ones reloadable through `watched_directory`), tls_params
- * with Envoy's defaults, ALPN list, validation context.
+ * `ContextConfigImpl`: certificates (inline, files, static secrets by name,
+ * or dynamic SDS secrets; file-based ones reloadable through
+ * `watched_directory`), tls_params with Envoy's defaults, ALPN list,
+ * validation context (inline, static or SDS, alone or combined with a
+ * default one).
+ *
+ * With SDS the context is not ready until every secret it names has arrived
+ * (Envoy's `ContextConfigImpl::isReady`); each pushed secret is compiled by
+ * every context using it before it is taken, so a bad one is NACKed and the
+ * previous one keeps serving.
  *
  * Envoy's defaults (api/envoy/extensions/transport_sockets/tls/v3/common.proto):
  * minimum TLSv1_2 for clients and servers; maximum TLSv1_3 for servers and
  * TLSv1_2 for clients.
  */
 import type { CertificateValidationContext, TlsCertificate, TlsParameters } from '../../../generated/envoy/extensions/transport_sockets/tls/v3/common_pb.js';
+import type { SecretProvider } from '../../../envoy/secret/secret_provider.js';
 import type { CommonTlsContext } from '../../../generated/envoy/extensions/transport_sockets/tls/v3/tls_pb.js';
 import type { SdsSecretConfig } from '../../../generated/envoy/extensions/transport_sockets/tls/v3/secret_pb.js';
 import type { TransportSocketFactoryContext } from '../../../envoy/config/typed_config.js';
 import { ConfigError } from '../../../config/config_error.js';
 import { loadTlsCertificate, type LoadedCertificate } from './certificate.js';
 import { CertValidationConfig } from './validation_context.js';
-import { watchDirectory } from './watched_directory.js';
+import { watchDirectory } from '../../../config/watched_directory.js';
 
 type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
 const VERSIONS: ReadonlyArray<TlsVersion | null> = [null, 'TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 
-/** One configured certificate; `current` changes when its watched directory does. */
+/** One configured certificate; `current` changes when its watched directory or its SDS secret does (null: SDS secret not received yet). */
 export class CertificateSlot {
   private readonly listeners: Array<() => void> = [];
-  constructor(public current: LoadedCertificate) {}
+  constructor(public current: LoadedCertificate | null) {}
   onUpdate(cb: () => void): void { this.listeners.push(cb); }
   /** @internal */
   update(next: LoadedCertificate): void {
@@ -32,9 +40,13 @@ export class CertificateSlot {
   }
 }
 
+/** What the certificates and validation context are read from and how they change. */
 export interface TlsContextConfig {
   readonly certificates: ReadonlyArray<CertificateSlot>;
+  /** The validation context in force; null when none is configured or its SDS secret has not arrived (see hasValidation). */
   readonly validation: CertValidationConfig | null;
+  /** True when a validation context is configured (inline, static secret or SDS), even before its secret arrived. */
+  readonly hasValidation: boolean;
   readonly alpnProtocols: ReadonlyArray<string>;
   readonly minVersion: TlsVersion;
   readonly maxVersion: TlsVersion;
@@ -44,29 +56,165 @@ export interface TlsContextConfig {
   readonly cipherSuites13: string | undefined;
   readonly ecdhCurve: string | undefined;
   readonly sigalgs: string | undefined;
+  /** True when every SDS secret this context names has arrived (always true without SDS). */
+  isReady(): boolean;
+  /** Resolves when isReady() becomes true. */
+  readonly ready: Promise<void>;
+  /** Resolves when warming may end: every SDS secret arrived, or its initial fetch failed or timed out. */
+  readonly initialized: Promise<void>;
+  /** Names of the SDS secrets not received yet. */
+  missingSecrets(): string[];
+  /** `cb` runs after a certificate or the validation context changed; `bySds` tells an SDS update from a watched-directory reload. */
+  onUpdate(cb: (bySds: boolean) => void): void;
+  /** Releases the SDS providers and stops file watches (the listener or cluster is gone). */
+  close(): void;
 }
 
-function resolveSecret(sds: SdsSecretConfig, ctx: TransportSocketFactoryContext, path: string) {
-  if (sds.sdsConfig !== undefined) {
-    throw new ConfigError(`${path}.sds_config`, 'dynamic SDS (sds_config) is not supported yet; name a static_resources.secrets entry');
+/** The TlsContextConfig being built: collects providers, watches and update listeners. */
+class TlsContextConfigImpl implements TlsContextConfig {
+  readonly certificates: CertificateSlot[] = [];
+  validation: CertValidationConfig | null = null;
+  hasValidation = false;
+  alpnProtocols: ReadonlyArray<string> = [];
+  minVersion: TlsVersion = 'TLSv1.2';
+  maxVersion: TlsVersion = 'TLSv1.3';
+  ciphers: string | undefined;
+  cipherSuites13: string | undefined;
+  ecdhCurve: string | undefined;
+  sigalgs: string | undefined;
+  ready: Promise<void> = Promise.resolve();
+  initialized: Promise<void> = Promise.resolve();
+  private readonly providers: Array<SecretProvider<unknown>> = [];
+  /** Undo actions: callback removals, provider releases, watch stops. */
+  private readonly cleanups: Array<() => void> = [];
+  private readonly listeners: Array<(bySds: boolean) => void> = [];
+  private validationPending: SecretProvider<unknown> | null = null;
+  private closed = false;
+
+  isReady(): boolean {
+    return this.certificates.every((s) => s.current !== null) && this.validationPending === null;
   }
+
+  missingSecrets(): string[] {
+    return this.providers.filter((p) => !p.isReady()).map((p) => p.name);
+  }
+
+  onUpdate(cb: (bySds: boolean) => void): void { this.listeners.push(cb); }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const undo of this.cleanups.splice(0).reverse()) undo();
+    this.validation?.close();
+  }
+
+  /** @internal */
+  changed(bySds: boolean): void {
+    if (this.closed) return;
+    for (const cb of this.listeners) cb(bySds);
+  }
+
+  /** @internal A provider this context holds (released on close) and the callbacks registered on it. */
+  own(provider: SecretProvider<unknown>, removers: ReadonlyArray<() => void>): void {
+    this.providers.push(provider);
+    this.cleanups.push(() => provider.release(), ...removers);
+    this.ready = Promise.all(this.providers.map((p) => p.ready)).then(() => undefined);
+    this.initialized = Promise.all(this.providers.map((p) => p.initialized)).then(() => undefined);
+  }
+
+  /** @internal */
+  addCleanup(undo: () => void): void { this.cleanups.push(undo); }
+
+  /** @internal The validation context from SDS: pending until its provider has a secret. */
+  setValidation(v: CertValidationConfig | null, pendingOn: SecretProvider<unknown> | null): void {
+    const old = this.validation;
+    this.validation = v;
+    this.validationPending = v === null ? pendingOn : null;
+    if (old !== null && old !== v) old.close();
+  }
+}
+
+function resolveStaticSecret(sds: SdsSecretConfig, ctx: TransportSocketFactoryContext, path: string) {
   const s = ctx.secretManager.findStaticSecret(sds.name);
   if (s === undefined) throw new ConfigError(`${path}.name`, `Unknown static secret: ${sds.name}`);
   return s;
 }
 
-function loadSlot(tc: TlsCertificate, ctx: TransportSocketFactoryContext, path: string): CertificateSlot {
+/** The SDS provider of `kind` for `sds` (which has an sds_config); ConfigError when this server cannot do SDS. */
+function sdsProvider<K extends 'tls' | 'validation'>(
+  kind: K, sds: SdsSecretConfig, ctx: TransportSocketFactoryContext, path: string,
+): K extends 'tls' ? SecretProvider<TlsCertificate> : SecretProvider<CertificateValidationContext> {
+  const m = ctx.secretManager;
+  const find = kind === 'tls' ? m.findOrCreateTlsCertificateProvider?.bind(m) : m.findOrCreateCertificateValidationContextProvider?.bind(m);
+  if (find === undefined) {
+    throw new ConfigError(`${path}.sds_config`, 'sds_config needs dynamic_resources (an xDS subscription factory), and this context has none');
+  }
+  return find(sds.sdsConfig!, sds.name, path) as never;
+}
+
+function loadSlot(cfg: TlsContextConfigImpl, tc: TlsCertificate, ctx: TransportSocketFactoryContext, path: string): CertificateSlot {
   const slot = new CertificateSlot(loadTlsCertificate(tc, ctx.configDir, path));
   const filesBased = tc.certificateChain?.specifier.case === 'filename' || tc.privateKey?.specifier.case === 'filename';
   if (tc.watchedDirectory !== undefined && filesBased) {
-    watchDirectory(tc.watchedDirectory.path, ctx.configDir, path, () => {
+    cfg.addCleanup(watchDirectory(tc.watchedDirectory.path, ctx.configDir, path, () => {
       const next = loadTlsCertificate(tc, ctx.configDir, path);
-      if (next.certPem === slot.current.certPem && next.keyPem === slot.current.keyPem) return false;
+      if (next.certPem === slot.current?.certPem && next.keyPem === slot.current?.keyPem) return false;
       slot.update(next);
       return true;
-    });
+    }));
   }
+  slot.onUpdate(() => cfg.changed(false));
   return slot;
+}
+
+/**
+ * A certificate from SDS: each pushed secret is compiled (a bad chain or key
+ * rejects the update, naming the secret and field), then taken.
+ */
+function sdsSlot(cfg: TlsContextConfigImpl, sds: SdsSecretConfig, ctx: TransportSocketFactoryContext, path: string): CertificateSlot {
+  const provider = sdsProvider('tls', sds, ctx, path);
+  const where = `Secret '${sds.name}'.tls_certificate`;
+  const slot = new CertificateSlot(null);
+  // Compiled in the validation callback, taken in the update callback.
+  let staged: { tc: TlsCertificate; loaded: LoadedCertificate } | null = null;
+  cfg.own(provider, [
+    provider.addValidationCallback((tc) => { staged = { tc, loaded: loadTlsCertificate(tc, ctx.configDir, where) }; }),
+    provider.addUpdateCallback(() => {
+      const tc = provider.secret()!;
+      const loaded = staged?.tc === tc ? staged.loaded : loadTlsCertificate(tc, ctx.configDir, where);
+      staged = null;
+      slot.current = loaded;
+      cfg.changed(true);
+    }),
+  ]);
+  // A provider shared with another context may already have its secret.
+  const have = provider.secret();
+  if (have !== null) slot.current = loadTlsCertificate(have, ctx.configDir, where);
+  return slot;
+}
+
+/** A validation context from SDS, merged over `def` (combined_validation_context) when given. */
+function sdsValidation(
+  cfg: TlsContextConfigImpl, sds: SdsSecretConfig, def: CertificateValidationContext | undefined, ctx: TransportSocketFactoryContext, path: string,
+): void {
+  const provider = sdsProvider('validation', sds, ctx, path);
+  const where = `Secret '${sds.name}'.validation_context`;
+  const compile = (vc: CertificateValidationContext): CertValidationConfig =>
+    new CertValidationConfig(mergeValidation(def, vc), ctx.configDir, where, { watch: false });
+  let staged: { vc: CertificateValidationContext; compiled: CertValidationConfig } | null = null;
+  cfg.own(provider, [
+    provider.addValidationCallback((vc) => { staged = { vc, compiled: compile(vc) }; }),
+    provider.addUpdateCallback(() => {
+      const vc = provider.secret()!;
+      const compiled = staged?.vc === vc ? staged.compiled : compile(vc);
+      staged = null;
+      cfg.setValidation(compiled, provider);
+      cfg.changed(true);
+    }),
+  ]);
+  cfg.hasValidation = true;
+  const have = provider.secret();
+  cfg.setValidation(have !== null ? compile(have) : null, provider);
 }
 
 /** default_validation_context merged with the named one (Envoy merges the dynamic one over the default). */
@@ -105,7 +253,10 @@ function tlsParamsOf(p: TlsParameters | undefined, isServer: boolean, path: stri
   };
 }
 
-/** Compiles `common` (at field path `path`, e.g. `...typed_config.common_tls_context`). Throws ConfigError. */
+/**
+ * Compiles `common` (at field path `path`, e.g. `...typed_config.common_tls_context`).
+ * Throws ConfigError (having released whatever it took).
+ */
 export function buildTlsContextConfig(
   common: CommonTlsContext | undefined, ctx: TransportSocketFactoryContext, path: string, isServer: boolean,
 ): TlsContextConfig {
@@ -119,37 +270,65 @@ export function buildTlsContextConfig(
   ];
   for (const [v, name] of unsupported) if (v !== undefined) throw new ConfigError(`${path}.${name}`, `${name} is not supported yet`);
 
-  const certificates: CertificateSlot[] = [];
-  (c?.tlsCertificates ?? []).forEach((tc, i) => certificates.push(loadSlot(tc, ctx, `${path}.tls_certificates[${i}]`)));
-  (c?.tlsCertificateSdsSecretConfigs ?? []).forEach((sds, i) => {
-    const p = `${path}.tls_certificate_sds_secret_configs[${i}]`;
-    const secret = resolveSecret(sds, ctx, p);
-    if (secret.type.case !== 'tlsCertificate') throw new ConfigError(`${p}.name`, `secret ${sds.name} is not a tls_certificate`);
-    certificates.push(loadSlot(secret.type.value, ctx, `static_resources.secrets[${JSON.stringify(sds.name)}].tls_certificate`));
-  });
+  const cfg = new TlsContextConfigImpl();
+  try {
+    Object.assign(cfg, tlsParamsOf(c?.tlsParams, isServer, `${path}.tls_params`));
+    cfg.alpnProtocols = c?.alpnProtocols ?? [];
+    (c?.tlsCertificates ?? []).forEach((tc, i) => cfg.certificates.push(loadSlot(cfg, tc, ctx, `${path}.tls_certificates[${i}]`)));
+    (c?.tlsCertificateSdsSecretConfigs ?? []).forEach((sds, i) => {
+      const p = `${path}.tls_certificate_sds_secret_configs[${i}]`;
+      if (sds.sdsConfig !== undefined) {
+        cfg.certificates.push(sdsSlot(cfg, sds, ctx, p));
+        return;
+      }
+      const secret = resolveStaticSecret(sds, ctx, p);
+      if (secret.type.case !== 'tlsCertificate') throw new ConfigError(`${p}.name`, `secret ${sds.name} is not a tls_certificate`);
+      cfg.certificates.push(loadSlot(cfg, secret.type.value, ctx, `static_resources.secrets[${JSON.stringify(sds.name)}].tls_certificate`));
+    });
+    buildValidation(cfg, c, ctx, path);
+  } catch (e) {
+    cfg.close();
+    throw e;
+  }
+  return cfg;
+}
 
-  let validation: CertValidationConfig | null = null;
+function buildValidation(cfg: TlsContextConfigImpl, c: CommonTlsContext | undefined, ctx: TransportSocketFactoryContext, path: string): void {
   const vt = c?.validationContextType;
-  const sdsValidation = (sds: SdsSecretConfig, p: string): CertificateValidationContext => {
-    const secret = resolveSecret(sds, ctx, p);
+  const staticValidation = (sds: SdsSecretConfig, p: string): CertificateValidationContext => {
+    const secret = resolveStaticSecret(sds, ctx, p);
     if (secret.type.case !== 'validationContext') throw new ConfigError(`${p}.name`, `secret ${sds.name} is not a validation_context`);
     return secret.type.value;
   };
+  const useStatic = (v: CertValidationConfig): void => {
+    cfg.hasValidation = true;
+    cfg.setValidation(v, null);
+    v.onUpdate(() => cfg.changed(false));
+  };
   switch (vt?.case) {
     case 'validationContext':
-      validation = new CertValidationConfig(vt.value, ctx.configDir, `${path}.validation_context`);
+      useStatic(new CertValidationConfig(vt.value, ctx.configDir, `${path}.validation_context`));
       break;
     case 'validationContextSdsSecretConfig': {
       const p = `${path}.validation_context_sds_secret_config`;
-      validation = new CertValidationConfig(sdsValidation(vt.value, p), ctx.configDir, `static_resources.secrets[${JSON.stringify(vt.value.name)}].validation_context`);
+      if (vt.value.sdsConfig !== undefined) {
+        sdsValidation(cfg, vt.value, undefined, ctx, p);
+        break;
+      }
+      useStatic(new CertValidationConfig(staticValidation(vt.value, p), ctx.configDir, `static_resources.secrets[${JSON.stringify(vt.value.name)}].validation_context`));
       break;
     }
     case 'combinedValidationContext': {
       const p = `${path}.combined_validation_context`;
       const named = vt.value.validationContextSdsSecretConfig;
       if (named === undefined) throw new ConfigError(`${p}.validation_context_sds_secret_config`, 'is required');
-      const merged = mergeValidation(vt.value.defaultValidationContext, sdsValidation(named, `${p}.validation_context_sds_secret_config`));
-      validation = new CertValidationConfig(merged, ctx.configDir, p);
+      const np = `${p}.validation_context_sds_secret_config`;
+      if (named.sdsConfig !== undefined) {
+        sdsValidation(cfg, named, vt.value.defaultValidationContext, ctx, np);
+        break;
+      }
+      const merged = mergeValidation(vt.value.defaultValidationContext, staticValidation(named, np));
+      useStatic(new CertValidationConfig(merged, ctx.configDir, p));
       break;
     }
     case undefined:
@@ -157,10 +336,4 @@ export function buildTlsContextConfig(
     default:
       throw new ConfigError(`${path}.${vt!.case}`, 'certificate provider validation contexts are not supported yet');
   }
-  return {
-    certificates,
-    validation,
-    alpnProtocols: c?.alpnProtocols ?? [],
-    ...tlsParamsOf(c?.tlsParams, isServer, `${path}.tls_params`),
-  };
 }

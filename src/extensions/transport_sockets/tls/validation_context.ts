@@ -13,7 +13,7 @@ import { dataSourceToBuffer } from '../../../config/well_known.js';
 import { compileStringMatcher, type StringMatcher } from '../../../common/matchers/index.js';
 import { describeSource, parseCertificateList } from './certificate.js';
 import { dnsNameMatch, parseSubjectAltNames, type SubjectAltNames } from './subject_alt_names.js';
-import { watchDirectory } from './watched_directory.js';
+import { watchDirectory } from '../../../config/watched_directory.js';
 
 /** SubjectAltNameMatcher.SanType */
 const SAN_EMAIL = 1, SAN_DNS = 2, SAN_URI = 3, SAN_IP = 4;
@@ -29,7 +29,14 @@ export class CertValidationConfig {
   readonly acceptUntrusted: boolean;
   readonly allowExpired: boolean;
 
-  constructor(vc: CertificateValidationContext, configDir: string, path: string) {
+  /** Stops the watched_directory watch (null: none). */
+  private stopWatch: (() => void) | null = null;
+
+  /**
+   * Compiles `vc` (field path `path`). `watch` false: ignore watched_directory
+   * (an SDS secret's files are watched by its provider). Throws ConfigError.
+   */
+  constructor(vc: CertificateValidationContext, configDir: string, path: string, opts: { watch?: boolean } = {}) {
     const unsupported: Array<[unknown, string]> = [
       [vc.crl, 'crl'], [vc.customValidatorConfig, 'custom_validator_config'],
       [vc.caCertificateProviderInstance, 'ca_certificate_provider_instance'],
@@ -52,8 +59,8 @@ export class CertValidationConfig {
       // Envoy refuses this too: SAN or hash checks without a trusted CA prove nothing.
       throw new ConfigError(`${path}.trusted_ca`, 'SAN-based verification of peer certificates without trusted CA is insecure and not allowed');
     }
-    if (vc.watchedDirectory !== undefined && vc.trustedCa?.specifier.case === 'filename') {
-      watchDirectory(vc.watchedDirectory.path, configDir, `${path}.trusted_ca`, () => {
+    if ((opts.watch ?? true) && vc.watchedDirectory !== undefined && vc.trustedCa?.specifier.case === 'filename') {
+      this.stopWatch = watchDirectory(vc.watchedDirectory.path, configDir, `${path}.trusted_ca`, () => {
         const next = loadCa(vc, configDir, path);
         if (next === this.caPem) return false;
         this.caPem = next;
@@ -66,6 +73,12 @@ export class CertValidationConfig {
   private readonly listeners: Array<() => void> = [];
   /** `cb` runs after the trusted CA bundle was reloaded. */
   onUpdate(cb: () => void): void { this.listeners.push(cb); }
+
+  /** Stops watching the CA files. */
+  close(): void {
+    this.stopWatch?.();
+    this.stopWatch = null;
+  }
 
   /** True when the peer certificate's SANs satisfy the matchers (or there are none). */
   matchSans(sans: SubjectAltNames): boolean {
