@@ -13,7 +13,8 @@ import { AdminServer } from './admin/admin_server.js';
 import type { AdminServerContext } from './admin/admin_types.js';
 import { clustersHandler, type ClusterStatusSnapshot } from './admin/clusters_render.js';
 import { listenersHandler, type ListenerStatusSnapshot } from './admin/listeners_render.js';
-import { handleConfigDump } from './config_dump.js';
+import { handleConfigDump, type ConfigDumpSource, type DynamicResourceEntry } from './config_dump.js';
+import { routeConfigProviderManagerFor } from '../router/route_config_provider_manager.js';
 import type { Server } from './server.js';
 import { VERSION } from './version.js';
 import { splitAddress } from '../network/address.js';
@@ -97,6 +98,38 @@ function listenerSnapshots(server: Server): ListenerStatusSnapshot[] {
 const HCM_TYPE = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 
 /** Route configurations inline in static listeners' HCMs, for the routes dump. */
+/** Everything /config_dump shows: the bootstrap, static resources and what xDS delivered. */
+function configDumpSource(server: Server): ConfigDumpSource {
+  const entry = (d: { versionInfo: string; lastUpdated: Date }, resource: Message): DynamicResourceEntry => ({ versionInfo: d.versionInfo, resource, lastUpdated: d.lastUpdated });
+  const clusters = server.clusterManager.clustersConfigDump();
+  const clusterEntry = (c: { cluster: Message; versionInfo: string; lastUpdatedMs: number }): DynamicResourceEntry =>
+    ({ versionInfo: c.versionInfo, resource: c.cluster, lastUpdated: new Date(c.lastUpdatedMs) });
+  const listeners = server.listenerManager.configDump();
+  const factory = server.subscriptionFactory;
+  const routes = factory === null ? [] : routeConfigProviderManagerFor(factory).dynamicRouteConfigs();
+  return {
+    bootstrap: server.bootstrap,
+    loadedAt: new Date(server.startTimeMs),
+    staticClusters: server.bootstrap.staticResources?.clusters ?? [],
+    staticListeners: server.bootstrap.staticResources?.listeners ?? [],
+    staticRouteConfigs: staticRouteConfigs(server),
+    clustersVersionInfo: clusters.versionInfo,
+    dynamicActiveClusters: clusters.dynamicActiveClusters.map(clusterEntry),
+    dynamicWarmingClusters: clusters.dynamicWarmingClusters.map(clusterEntry),
+    listenersVersionInfo: server.lds?.versionInfo ?? '',
+    dynamicListeners: listeners.dynamicListeners.map((d) => ({
+      name: d.name,
+      active: d.activeState && entry(d.activeState, d.activeState.listener),
+      warming: d.warmingState && entry(d.warmingState, d.warmingState.listener),
+      draining: d.drainingState && entry(d.drainingState, d.drainingState.listener),
+      error: d.errorState && { details: d.errorState.details, lastUpdateAttempt: d.errorState.lastUpdateAttempt },
+    })),
+    dynamicRouteConfigs: routes
+      .filter((r) => r.routeConfig !== null)
+      .map((r) => ({ versionInfo: r.versionInfo, resource: r.routeConfig!, lastUpdated: r.lastUpdated ?? new Date(0) })),
+  };
+}
+
 function staticRouteConfigs(server: Server): Message[] {
   const out: Message[] = [];
   for (const l of server.bootstrap.staticResources?.listeners ?? []) {
@@ -119,13 +152,14 @@ export async function startAdmin(server: Server, admin: Admin): Promise<RunningA
   const a = new AdminServer(contextFor(server));
   a.addHandler('/clusters', 'upstream cluster status', clustersHandler(() => clusterSnapshots(server)), { removable: false });
   a.addHandler('/listeners', 'print listener info', listenersHandler(() => listenerSnapshots(server)), { removable: false });
-  a.addHandler('/config_dump', 'dump current Envoy configs', (req) => handleConfigDump(() => ({
-    bootstrap: server.bootstrap,
-    loadedAt: new Date(server.startTimeMs),
-    staticClusters: server.bootstrap.staticResources?.clusters ?? [],
-    staticListeners: server.bootstrap.staticResources?.listeners ?? [],
-    staticRouteConfigs: staticRouteConfigs(server),
-  }), req), { removable: false, params: [{ id: 'resource', help: 'The resource to dump' }] });
+  a.addHandler('/config_dump', 'dump current Envoy configs', (req) => handleConfigDump(() => configDumpSource(server), req), {
+    removable: false,
+    params: [
+      { id: 'resource', help: 'The resource to dump' },
+      { id: 'mask', help: 'The mask to apply. When both resource and mask are specified, the mask is applied to every element in the desired repeated field so that only a subset of fields are returned.' },
+      { id: 'include_eds', help: 'Dump currently loaded configuration including EDS.' },
+    ],
+  });
   try {
     await a.listen({ host: addr.value.address, port: addr.value.portSpecifier.value });
   } catch (e) {

@@ -28,6 +28,8 @@ import { VERSION } from './version.js';
 import { SubscriptionFactoryImpl } from '../xds/subscription_factory_impl.js';
 import { localNode } from './local_node.js';
 import { EnvoyGrpcAsyncClient } from '../upstream/grpc/async_client_impl.js';
+import { LdsApi } from '../listener/lds_api.js';
+import type { ClusterManager } from '../envoy/upstream/cluster_manager.js';
 
 const log = getLogger('main');
 
@@ -47,6 +49,8 @@ export class Server {
   localInfo!: LocalInfo;
   /** xDS subscriptions (ADS stream, per-type streams, files); null without dynamic_resources. */
   subscriptionFactory: SubscriptionFactoryImpl | null = null;
+  /** The LDS consumer, with dynamic_resources.lds_config. */
+  lds: LdsApi | null = null;
   private shuttingDown = false;
   private readonly warnings: string[] = [];
 
@@ -78,7 +82,23 @@ export class Server {
     this.state = 'INITIALIZING';
 
     const root = this.stats.rootScope;
-    this.secretManager = new SecretManagerImpl();
+    const configDir = this.loaded.configDir;
+    // xDS: gRPC sources reach their static cluster when a stream starts, so the factory
+    // exists before the cluster manager (whose static clusters may already use SDS or EDS).
+    const clusters: ClusterManager = {
+      getThreadLocalCluster: (name) => this.clusterManager.getThreadLocalCluster(name),
+      clusterNames: () => this.clusterManager.clusterNames(),
+    };
+    const factory = this.rethrowWithPosition(() => new SubscriptionFactoryImpl({
+      grpcClientFor: (name) => new EnvoyGrpcAsyncClient(clusters, name),
+      staticClusterNames: new Set((b.staticResources?.clusters ?? []).map((c) => c.name)),
+      node: localNode(node, o),
+      scope: root,
+      configDir,
+      adsConfig: b.dynamicResources?.adsConfig,
+    }));
+    this.subscriptionFactory = factory;
+    this.secretManager = new SecretManagerImpl({ scope: root, configDir, subscriptionFactory: factory });
     const secretManager = this.secretManager;
     this.rethrowWithPosition(() => secretManager.addStaticSecrets(b.staticResources?.secrets ?? [], 'static_resources.secrets'));
     const baseContext = (listener: ListenerFactoryInfo | null, listenerScope: Scope): FactoryContext => ({
@@ -95,25 +115,27 @@ export class Server {
     });
 
     this.clusterManager = this.rethrowWithPosition(() => createClusterManager(this, b, {
-      secretManager, configDir: this.loaded.configDir, warn: (path, message) => { this.warnings.push(`${path}: ${message}`); log.warn(`${path}: ${message}`); },
-    }));
-    if (bind) await this.clusterManager.initialize();
-
-    const dynamic = b.dynamicResources;
-    if (dynamic !== undefined) {
-      const cm = this.clusterManager;
-      this.subscriptionFactory = this.rethrowWithPosition(() => new SubscriptionFactoryImpl({
-        grpcClientFor: (name) => (cm.getThreadLocalCluster(name) === undefined ? undefined : new EnvoyGrpcAsyncClient(cm, name)),
-        node: localNode(node, o),
-        scope: root,
-        configDir: this.loaded.configDir,
-        adsConfig: dynamic.adsConfig,
-      }));
+      secretManager, configDir, warn: (path, message) => { this.warnings.push(`${path}: ${message}`); log.warn(`${path}: ${message}`); },
+    }, { subscriptionFactory: factory }));
+    if (bind) {
+      // Envoy's init order: static clusters, then EDS clusters, then CDS's first update (each bounded by its initial_fetch_timeout).
+      const waiting = this.clusterManager.initializingClusterNames();
+      if (waiting.length > 0) log.info(`waiting for cluster(s) to initialize: ${waiting.join(', ')}`);
+      await this.clusterManager.initialized();
     }
 
-    this.listenerManager = new ListenerManagerImpl(root, (info, scope) => baseContext(info, scope));
+    this.listenerManager = new ListenerManagerImpl(root, (info, scope) => baseContext(info, scope), {
+      drainTimeMs: o.drainTimeS * 1000,
+      subscriptionFactory: factory,
+    });
     const listeners = b.staticResources?.listeners ?? [];
     await this.rethrowWithPositionAsync(() => this.listenerManager.addStaticListeners(listeners, bind));
+    const ldsConfig = b.dynamicResources?.ldsConfig;
+    if (ldsConfig !== undefined) {
+      const lds = this.rethrowWithPosition(() => new LdsApi(ldsConfig, this.listenerManager, factory, root));
+      this.lds = lds;
+      if (bind) await new Promise<void>((ready) => lds.initialize(ready));
+    }
   }
 
   /** Adds the file, line and column to a ConfigError raised after loading (by field path). */
@@ -188,6 +210,7 @@ export class Server {
     const left = this.listenerManager.activeConnections();
     if (left > 0) log.info(`drain time over; closing ${left} connection(s)`);
     this.listenerManager.closeAllConnections();
+    this.lds?.stop();
     this.subscriptionFactory?.stop();
     await this.admin?.close();
     this.clusterManager.shutdown();

@@ -40,7 +40,7 @@ import { messageSchema } from '../config/type_registry.js';
 import { JitteredExponentialBackOffStrategy, type BackOffStrategy } from '../common/backoff_strategy.js';
 import { defaultRandom } from '../common/random.js';
 import type { XdsSubscription } from './subscription_impl.js';
-import { decodeResource, typeShortName } from './xds_resource.js';
+import { decodeResource, isWildcardType, typeShortName } from './xds_resource.js';
 import { ConfigError } from '../config/config_error.js';
 
 const log = getLogger('config');
@@ -89,6 +89,12 @@ interface TypeState {
   lastRejected: { version: string; fingerprint: string; error: string } | null;
   nackDelayMs: number;
   nackTimer: NodeJS.Timeout | null;
+  /**
+   * The accepted resources by name, so a subscription added later for names
+   * already held gets them at once (Envoy's EDS cache: a cluster replaced by
+   * CDS re-subscribes to an assignment the server will not send again).
+   */
+  cache: Map<string, DecodedResource>;
 }
 
 export class GrpcMux {
@@ -116,11 +122,12 @@ export class GrpcMux {
     if (t === undefined) {
       t = {
         typeUrl: sub.typeUrl, subscriptions: [], acceptedVersion: '', nonce: '', sentNames: new Set(),
-        resourceVersions: new Map(), lastRejected: null, nackDelayMs: NACK_BACKOFF_BASE_MS, nackTimer: null,
+        resourceVersions: new Map(), lastRejected: null, nackDelayMs: NACK_BACKOFF_BASE_MS, nackTimer: null, cache: new Map(),
       };
       this.types.set(sub.typeUrl, t);
     }
     t.subscriptions.push(sub);
+    this.deliverCached(t, sub);
     if (!this.started) {
       this.started = true;
       this.establishStream();
@@ -132,7 +139,19 @@ export class GrpcMux {
   /** A subscription's names changed. */
   updateSubscription(sub: XdsSubscription): void {
     const t = this.types.get(sub.typeUrl);
-    if (t !== undefined && this.stream !== null) this.sendRequest(t, null);
+    if (t === undefined) return;
+    this.deliverCached(t, sub);
+    if (this.stream !== null) this.sendRequest(t, null);
+  }
+
+  /** Hands a new (or widened) subscription the resources already accepted for its names, on the next tick. */
+  private deliverCached(t: TypeState, sub: XdsSubscription): void {
+    if (t.cache.size === 0) return;
+    queueMicrotask(() => {
+      if (sub.stopped) return;
+      const held = [...t.cache.values()].filter((r) => sub.wants(r.name));
+      if (held.length > 0) sub.deliverDelta(held, [], t.acceptedVersion);
+    });
   }
 
   removeSubscription(sub: XdsSubscription): void {
@@ -233,6 +252,8 @@ export class GrpcMux {
     });
     if (errors.length > 0) return this.reject(t, resp.versionInfo, fingerprint, errors.join('; '));
     t.acceptedVersion = resp.versionInfo;
+    if (isWildcardType(t.typeUrl)) t.cache.clear();
+    for (const r of decoded) t.cache.set(r.name, r);
     t.lastRejected = null;
     t.nackDelayMs = NACK_BACKOFF_BASE_MS;
     this.sendRequest(t, null);
@@ -277,8 +298,14 @@ export class GrpcMux {
       return errs;
     });
     if (errors.length > 0) return this.reject(t, resp.systemVersionInfo, fingerprint, errors.join('; '));
-    for (const r of decoded) t.resourceVersions.set(r.name, r.version);
-    for (const n of resp.removedResources) t.resourceVersions.delete(n);
+    for (const r of decoded) {
+      t.resourceVersions.set(r.name, r.version);
+      t.cache.set(r.name, r);
+    }
+    for (const n of resp.removedResources) {
+      t.resourceVersions.delete(n);
+      t.cache.delete(n);
+    }
     t.acceptedVersion = resp.systemVersionInfo;
     t.lastRejected = null;
     t.nackDelayMs = NACK_BACKOFF_BASE_MS;

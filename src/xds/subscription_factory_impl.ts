@@ -50,8 +50,10 @@ const TYPE_METHODS: Record<string, readonly [string, string]> = {
 };
 
 export interface SubscriptionFactoryOptions {
-  /** The gRPC client of an `envoy_grpc` cluster, or undefined when there is no such cluster. */
-  grpcClientFor(clusterName: string): GrpcAsyncClient | undefined;
+  /** The gRPC client of an `envoy_grpc` cluster (the cluster is looked up when a stream starts). */
+  grpcClientFor(clusterName: string): GrpcAsyncClient;
+  /** The bootstrap's static clusters: an xDS gRPC source must name one of them, as Envoy requires. */
+  staticClusterNames: ReadonlySet<string>;
   node: Node;
   /** The root scope (`control_plane.*`). */
   scope: Scope;
@@ -78,6 +80,7 @@ export class SubscriptionFactoryImpl implements SubscriptionFactory {
   private readonly adsTarget: GrpcTarget | null;
   readonly subscriptions: XdsSubscription[] = [];
 
+  /** Throws ConfigError for an unusable ads_config. */
   constructor(private readonly options: SubscriptionFactoryOptions) {
     const ads = options.adsConfig;
     this.adsTarget = ads === undefined ? null : this.grpcTarget(ads, options.adsPath ?? 'dynamic_resources.ads_config', true);
@@ -170,10 +173,10 @@ export class SubscriptionFactoryImpl implements SubscriptionFactory {
       throw new ConfigError(`${path}.grpc_services[0]`, 'only envoy_grpc is supported (google_grpc is not); point envoy_grpc.cluster_name at a static HTTP/2 cluster');
     }
     const clusterName = svc.targetSpecifier.value.clusterName;
-    const client = this.options.grpcClientFor(clusterName);
-    if (client === undefined) {
+    if (!this.options.staticClusterNames.has(clusterName)) {
       throw new ConfigError(`${path}.grpc_services[0].envoy_grpc.cluster_name`, `unknown cluster '${clusterName}' (an xDS cluster must be a static cluster)`);
     }
+    const client = this.options.grpcClientFor(clusterName);
     return {
       clusterName,
       client,

@@ -8,8 +8,8 @@
  *   resources it carries (as Envoy reads RDS/EDS/SDS);
  * - runs the consumer's callback and reports whether it accepted (NACK text);
  * - keeps the subscription stats (update_attempt, update_success,
- *   update_rejected, update_failure, update_empty, init_fetch_timeout,
- *   version, update_time) and the version text and last update time for
+ *   update_rejected, update_failure, init_fetch_timeout, version,
+ *   update_time; update_empty is the consumer's, as EDS counts it) and the version text and last update time for
  *   /config_dump;
  * - arms `initial_fetch_timeout` on start.
  */
@@ -148,10 +148,6 @@ export class XdsSubscription<T extends Message = Message> {
   private deliver(added: ReadonlyArray<DecodedResource<T>>, removed: ReadonlyArray<string>, versionInfo: string): string | null {
     if (this.stopped) return null;
     this.stats.update_attempt.inc();
-    if (added.length === 0 && removed.length === 0) {
-      // Nothing for this subscription (another one's names, or a repeat); Envoy counts an empty update.
-      this.stats.update_empty.inc();
-    }
     try {
       this.callbacks.onConfigUpdate({ added, removed, versionInfo });
     } catch (e) {

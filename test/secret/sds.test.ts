@@ -26,7 +26,8 @@ import type { Secret } from '../../src/generated/envoy/extensions/transport_sock
 import type { Node } from '../../src/generated/envoy/config/core/v3/base_pb.js';
 import type { DownstreamTransportSocketFactory } from '../../src/envoy/network/transport_socket.js';
 import { messageSchema } from '../../src/config/type_registry.js';
-import { SubscriptionFactoryImpl } from '../../src/config/xds/subscription_factory_impl.js';
+import { SubscriptionFactoryImpl } from '../../src/xds/subscription_factory_impl.js';
+import { EnvoyGrpcAsyncClient } from '../../src/upstream/grpc/async_client_impl.js';
 import { defaultAccessLogManager } from '../../src/logging/access_log_file.js';
 import { closeAllDirectoryWatches } from '../../src/config/watched_directory.js';
 import { setLogSink } from '../../src/common/logger.js';
@@ -353,7 +354,7 @@ resources:
     const sds = `{ name: server-cert, sds_config: { path_config_source: { path: "${file}" }, resource_api_version: V3 } }`;
     const proxy = await startInProcessProxy(`static_resources:\n  listeners:\n${sdsListener('ingress', sds, 'file')}`, {
       subscriptionFactory: ({ clusterManager, scope, configDir }) => {
-        factory = new SubscriptionFactoryImpl({ clusterManager, scope, configDir, node: create(messageSchema('envoy.config.core.v3.Node'), { id: 'sds-test' } as never) as unknown as Node });
+        factory = new SubscriptionFactoryImpl({ grpcClientFor: (name) => new EnvoyGrpcAsyncClient(clusterManager, name), staticClusterNames: new Set(), scope, configDir, node: create(messageSchema('envoy.config.core.v3.Node'), { id: 'sds-test' } as never) as unknown as Node });
         return factory;
       },
     });

@@ -58,7 +58,8 @@ async function makeFactory(xdsPort: number, apiType = 'GRPC', extra = '') {
   const cm = createClusterManager({ stats }, loaded.bootstrap);
   await cm.initialize();
   const factory = new SubscriptionFactoryImpl({
-    grpcClientFor: (name) => (cm.getThreadLocalCluster(name) === undefined ? undefined : new EnvoyGrpcAsyncClient(cm, name)),
+    grpcClientFor: (name) => new EnvoyGrpcAsyncClient(cm, name),
+    staticClusterNames: new Set(cm.clusterNames()),
     node: loaded.bootstrap.node!,
     scope: stats.rootScope,
     configDir: process.cwd(),
@@ -324,7 +325,7 @@ test('config sources that cannot be used are config errors naming the field', as
   const noAds = loadBootstrap({ configYaml: 'node: { id: n }\nstatic_resources: {}' });
   const st = new StatsStore();
   const cm = createClusterManager({ stats: st }, noAds.bootstrap);
-  const f2 = new SubscriptionFactoryImpl({ grpcClientFor: () => undefined, node: noAds.bootstrap.node!, scope: st.rootScope, configDir: '.' });
+  const f2 = new SubscriptionFactoryImpl({ grpcClientFor: (name) => new EnvoyGrpcAsyncClient(cm, name), staticClusterNames: new Set(), node: noAds.bootstrap.node!, scope: st.rootScope, configDir: '.' });
   assert.throws(() => f2.subscriptionFromConfigSource(ADS, TypeUrl.Listener, st.rootScope, recorder(), 'dynamic_resources.lds_config'),
     /lds_config\.ads: ads config source used but the bootstrap has no dynamic_resources\.ads_config/);
   cm.shutdown();
