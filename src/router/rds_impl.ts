@@ -100,7 +100,8 @@ export class RdsRouteConfigSubscription implements SubscriptionCallbacks<RouteCo
       // Envoy lets the listener go on warming no longer: it serves what it has (maybe nothing).
       this.onInitDone();
       const inner = e instanceof ConfigError ? e : new ConfigError('', (e as Error).message);
-      const err = new ConfigError(inner.fieldPath, `RouteConfiguration '${this.routeConfigName}' rejected: ${inner.message}`);
+      const where = `RouteConfiguration '${this.routeConfigName}'`;
+      const err = new ConfigError(inner.fieldPath === '' ? where : `${where}.${inner.fieldPath}`, inner.detail);
       err.others.push(inner);
       log.warn(`rds: ${err.message}`);
       throw err;
