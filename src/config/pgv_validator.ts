@@ -56,7 +56,8 @@ import { isTypedStruct, typeRegistry, typeUrlToName } from './type_registry.js';
 
 interface MessagePlan {
   readonly skipAll: boolean;
-  readonly fields: ReadonlyArray<{ readonly field: DescField; readonly rules: FieldRules | undefined }>;
+  /** Only the fields that can matter: those with rules, and those holding messages (to descend into). */
+  readonly fields: ReadonlyArray<{ readonly field: DescField; readonly rules: FieldRules | undefined; readonly owner: string }>;
   readonly requiredOneofs: ReadonlyArray<DescOneof>;
 }
 
@@ -103,14 +104,25 @@ function planFor(desc: DescMessage, registry: FileRegistry): MessagePlan {
   if (hasOptions(desc)) {
     skipAll = getOption(desc, ext.disabled) === true || (ext.ignored !== undefined && getOption(desc, ext.ignored) === true);
   }
-  const fields = desc.fields.map((field) => ({
-    field,
-    rules: hasOptions(field) ? (getOption(field, ext.rules) as unknown as FieldRules) : undefined,
-  }));
+  const fields = desc.fields
+    .map((field) => ({
+      field,
+      rules: hasOptions(field) ? (getOption(field, ext.rules) as unknown as FieldRules) : undefined,
+      owner: `${desc.typeName}.${field.name}`,
+    }))
+    // A scalar field without rules can never produce a violation: skip it for good
+    // (a 10,000-endpoint EDS update walks ~40,000 messages).
+    .filter(({ field, rules }) => rules !== undefined || holdsMessages(field));
   const requiredOneofs = desc.oneofs.filter((o) => hasOptions(o) && getOption(o, ext.required) === true);
   plan = { skipAll, fields, requiredOneofs };
   PLANS.set(desc, plan);
   return plan;
+}
+
+function holdsMessages(field: DescField): boolean {
+  return field.fieldKind === 'message' ||
+    (field.fieldKind === 'list' && field.listKind === 'message') ||
+    (field.fieldKind === 'map' && field.mapKind === 'message');
 }
 
 /**
@@ -249,7 +261,7 @@ class Validator {
         );
       }
     }
-    for (const { field, rules } of plan.fields) {
+    for (const { field, rules, owner } of plan.fields) {
       let value: unknown;
       if (field.oneof !== undefined) {
         const o = record[field.oneof.localName] as { case: string | undefined; value?: unknown } | undefined;
@@ -258,8 +270,9 @@ class Validator {
       } else {
         value = record[field.localName];
       }
+      // Nothing to check and nothing to descend into: no path string to build.
+      if (rules === undefined && (value === undefined || (Array.isArray(value) && value.length === 0))) continue;
       const fpath = fieldChild(path, field.name);
-      const owner = `${desc.typeName}.${field.name}`;
       if (rules !== undefined) this.fieldRules(field, rules, value, fpath, owner);
       if (rules?.message?.skip === true) continue;
       this.descend(field, value, fpath);

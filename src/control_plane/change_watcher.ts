@@ -15,7 +15,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import type { Logger } from '../common/logger.js';
 
 export interface ChangeWatcherOptions {
-  /** Quiet time before a burst of events is reported (default 75 ms). */
+  /** Quiet time before a burst of events is reported (default 25 ms: an atomic rename is one event; editors' multi-step saves finish well within it). */
   readonly debounceMs?: number;
   /** Interval of the backstop scan (default 1000 ms; 0 disables it). */
   readonly scanIntervalMs?: number;
@@ -47,7 +47,7 @@ export class ChangeWatcher {
     private readonly log: Logger,
     options: ChangeWatcherOptions = {},
   ) {
-    this.debounceMs = options.debounceMs ?? 75;
+    this.debounceMs = options.debounceMs ?? 25;
     this.scanIntervalMs = options.scanIntervalMs ?? 1000;
     this.useWatch = options.watch ?? true;
   }
