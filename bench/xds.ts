@@ -29,6 +29,7 @@ import { compileFormat } from '../src/logging/substitution_formatter.js';
 import type { RouteConfiguration } from '../src/generated/envoy/config/route/v3/route_pb.js';
 import type { ClusterLoadAssignment } from '../src/generated/envoy/config/endpoint/v3/endpoint_pb.js';
 import { edsClusterYaml, startProxy } from '../test/support/xds_proxy.js';
+import { adsBootstrapYaml } from '../test/support/xds_bootstrap.js';
 import { freePort, spawnTracked, stopTracked, sleep, installCleanupHandlers } from './proc.js';
 import { median } from './stats.js';
 import { repoRoot } from './util.js';
@@ -101,21 +102,7 @@ async function propagation(): Promise<void> {
   const cp = spawnTracked('control-plane', process.execPath, [LEGATE, 'control-plane', '--dir', dir, '--port', String(cpPort), '--admin-port', '0'], { cwd: ROOT });
   await waitFor(cp, /xDS listening on/);
   const boot = join(dir, '..', `legate-bench-proxy-${process.pid}.yaml`);
-  writeFileSync(boot, `node: { id: bench }
-static_resources:
-  clusters:
-  - name: xds
-    type: STATIC
-    connect_timeout: 1s
-    typed_extension_protocol_options:
-      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config: { http2_protocol_options: {} }
-    load_assignment: { cluster_name: xds, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${cpPort} } } } }] }] }
-dynamic_resources:
-  ads_config: { api_type: GRPC, transport_api_version: V3, grpc_services: [{ envoy_grpc: { cluster_name: xds } }] }
-  lds_config: { ads: {}, resource_api_version: V3 }
-`);
+  writeFileSync(boot, adsBootstrapYaml({ xdsPort: cpPort, nodeId: 'bench', cds: false }));
   const proxy = spawnTracked('legate', process.execPath, [LEGATE, '-c', boot], { cwd: ROOT });
   const m = await waitFor(proxy, /listener 'http' listening on \S+:(\d+)/);
   const port = Number(m[1]);

@@ -8,6 +8,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { startLegate } from '../support/legate_process.js';
 import { eventually, request, startUpstream, type TestServer } from '../support/http_util.js';
+import { adsBootstrapYaml } from '../support/xds_bootstrap.js';
 import { startControlPlane, tempResourceDir, writeResource } from '../control_plane/xds_fixtures.js';
 
 function servicesYaml(v1: number, v2: number, w1: number, w2: number): string {
@@ -28,28 +29,6 @@ routes:
 `;
 }
 
-function bootstrap(xdsPort: number): string {
-  return `
-node: { id: edge-1, cluster: edge }
-static_resources:
-  clusters:
-  - name: xds
-    type: STATIC
-    connect_timeout: 1s
-    typed_extension_protocol_options:
-      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config: { http2_protocol_options: {} }
-    load_assignment:
-      cluster_name: xds
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${xdsPort} } } } }] }]
-dynamic_resources:
-  ads_config: { api_type: GRPC, transport_api_version: V3, grpc_services: [{ envoy_grpc: { cluster_name: xds } }] }
-  lds_config: { ads: {}, resource_api_version: V3 }
-  cds_config: { ads: {}, resource_api_version: V3 }
-`;
-}
-
 test('canary roll-out 0% → 10% → 50% → 100% through Legate without a failed request', async () => {
   const v1 = await startUpstream((_req, res) => res.end('v1'));
   const v2 = await startUpstream((_req, res) => res.end('v2'));
@@ -57,7 +36,7 @@ test('canary roll-out 0% → 10% → 50% → 100% through Legate without a faile
   const file = join(dir, 'services.yaml');
   writeResource(dir, 'services.yaml', servicesYaml(v1.port, v2.port, 100, 0));
   const cp = await startControlPlane(undefined, ['--services', file]);
-  const legate = await startLegate(bootstrap(cp.xdsPort), { expectListeners: ['ingress'], timeoutMs: 20000 });
+  const legate = await startLegate(adsBootstrapYaml({ xdsPort: cp.xdsPort, nodeId: 'edge-1' }), { expectListeners: ['ingress'], timeoutMs: 20000 });
   const port = legate.ports.get('ingress')!;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   const seen: string[] = [];

@@ -10,6 +10,7 @@ import http from 'node:http';
 import { spawn } from 'node:child_process';
 import { LEGATE_BIN, startLegate } from '../support/legate_process.js';
 import { eventually, readStats, request, startUpstream, type TestServer } from '../support/http_util.js';
+import { adsBootstrapYaml } from '../support/xds_bootstrap.js';
 import { startControlPlane, tempResourceDir, watchOutput, writeResource, type ControlPlaneProcess } from '../control_plane/xds_fixtures.js';
 
 const listener = `"@type": type.googleapis.com/envoy.config.listener.v3.Listener
@@ -52,32 +53,6 @@ endpoints:
 ${ports.map((p) => `  - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${p} } } }`).join('\n')}
 `;
 
-function bootstrap(xdsPort: number, apiType: string): string {
-  return `
-node: { id: proxy-1, cluster: edge }
-admin: { address: { socket_address: { address: 127.0.0.1, port_value: 0 } } }
-static_resources:
-  clusters:
-  - name: xds
-    type: STATIC
-    connect_timeout: 1s
-    typed_extension_protocol_options:
-      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config: { http2_protocol_options: {} }
-    load_assignment:
-      cluster_name: xds
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${xdsPort} } } } }] }]
-dynamic_resources:
-  ads_config:
-    api_type: ${apiType}
-    transport_api_version: V3
-    grpc_services: [{ envoy_grpc: { cluster_name: xds } }]
-  lds_config: { ads: {}, resource_api_version: V3 }
-  cds_config: { ads: {}, resource_api_version: V3 }
-`;
-}
-
 /** Two sequential keep-alive request loops; anything but a 200 is a failure. */
 function loadLoop(port: number) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
@@ -111,7 +86,7 @@ for (const apiType of ['GRPC', 'DELTA_GRPC']) {
     let cp: ControlPlaneProcess | null = await startControlPlane(dir);
     const xdsPort = cp.xdsPort;
     let restarted: ReturnType<typeof watchOutput> | null = null;
-    const legate = await startLegate(bootstrap(xdsPort, apiType), { expectListeners: ['http'], expectAdmin: true, timeoutMs: 20000 });
+    const legate = await startLegate(adsBootstrapYaml({ xdsPort, apiType: apiType as 'GRPC' | 'DELTA_GRPC', admin: true }), { expectListeners: ['http'], expectAdmin: true, timeoutMs: 20000 });
     const port = legate.ports.get('http')!;
     const admin = legate.adminPort!;
     try {

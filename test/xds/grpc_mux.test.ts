@@ -24,36 +24,14 @@ import type { ConfigSource } from '../../src/generated/envoy/config/core/v3/conf
 import { ConfigError } from '../../src/config/config_error.js';
 import { create } from '@bufbuild/protobuf';
 import { messageSchema } from '../../src/config/type_registry.js';
+import { adsBootstrapYaml } from '../support/xds_bootstrap.js';
 import { resource, startScriptedXdsServer, type ScriptedXdsServer } from '../support/scripted_xds_server.js';
 import { setLogSink } from '../../src/common/logger.js';
 
 registerBuiltinExtensions();
 
-function bootstrapYaml(xdsPort: number, apiType: string, extra = ''): string {
-  return `
-node: { id: node-1, cluster: svc-a, locality: { zone: z1 } }
-static_resources:
-  clusters:
-  - name: xds
-    type: STATIC
-    connect_timeout: 1s
-    typed_extension_protocol_options:
-      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config: { http2_protocol_options: {} }
-    load_assignment:
-      cluster_name: xds
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${xdsPort} } } } }] }]
-dynamic_resources:
-  ads_config:
-    api_type: ${apiType}
-    transport_api_version: V3
-    grpc_services: [{ envoy_grpc: { cluster_name: xds } }]
-${extra}`;
-}
-
 async function makeFactory(xdsPort: number, apiType = 'GRPC', extra = '') {
-  const loaded = loadBootstrap({ configYaml: bootstrapYaml(xdsPort, apiType, extra) });
+  const loaded = loadBootstrap({ configYaml: adsBootstrapYaml({ xdsPort, apiType: apiType as 'GRPC' | 'DELTA_GRPC', nodeId: 'node-1', nodeCluster: 'svc-a', lds: false, cds: false, adsExtra: extra }) });
   const stats = new StatsStore();
   const cm = createClusterManager({ stats }, loaded.bootstrap);
   await cm.initialize();
