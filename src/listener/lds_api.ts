@@ -26,14 +26,10 @@ import {
   type SubscriptionFactory,
 } from '../envoy/config/subscription.js';
 import { ConfigError } from '../config/config_error.js';
-import { durationToMs } from '../config/well_known.js';
 import { getLogger } from '../common/logger.js';
 import { listenerNameOf, type ListenerManagerImpl } from './listener_manager_impl.js';
 
 const log = getLogger('config');
-
-/** config_source.initial_fetch_timeout when unset. */
-const DEFAULT_INITIAL_FETCH_TIMEOUT_MS = 15_000;
 
 export class LdsApi implements InitTarget, SubscriptionCallbacks<Listener> {
   readonly name = 'LDS';
@@ -41,8 +37,6 @@ export class LdsApi implements InitTarget, SubscriptionCallbacks<Listener> {
   versionInfo = '';
   private readonly subscription: Subscription;
   private ready: (() => void) | null = null;
-  private readonly initialFetchTimeoutMs: number;
-  private fetchTimer: NodeJS.Timeout | null = null;
 
   /** `path` names the config source in errors (`dynamic_resources.lds_config`). */
   constructor(
@@ -52,32 +46,21 @@ export class LdsApi implements InitTarget, SubscriptionCallbacks<Listener> {
     rootScope: Scope,
     path = 'dynamic_resources.lds_config',
   ) {
-    this.initialFetchTimeoutMs = durationToMs(configSource.initialFetchTimeout, DEFAULT_INITIAL_FETCH_TIMEOUT_MS);
     this.subscription = factory.subscriptionFromConfigSource<Listener>(configSource, TypeUrl.Listener, rootScope.createScope('listener_manager.lds.'), this, path);
   }
 
-  /** Starts the (wildcard) subscription; `ready` runs after the first update or when fetching gives up. */
+  /**
+   * Starts the (wildcard) subscription; `ready` runs after the first update or
+   * when fetching gives up (the subscription reports initial_fetch_timeout as FetchTimedout).
+   */
   initialize(ready: () => void): void {
     this.ready = ready;
-    if (this.initialFetchTimeoutMs > 0) {
-      this.fetchTimer = setTimeout(() => {
-        this.fetchTimer = null;
-        if (this.ready === null) return;
-        log.warn(`lds: no Listener update within initial_fetch_timeout (${this.initialFetchTimeoutMs} ms); starting without LDS listeners`);
-        this.signalReady();
-      }, this.initialFetchTimeoutMs);
-      this.fetchTimer.unref();
-    }
     this.subscription.start([]);
   }
 
   stop(): void {
-    this.clearFetchTimer();
+    this.ready = null;
     this.subscription.stop();
-  }
-
-  private clearFetchTimer(): void {
-    if (this.fetchTimer !== null) { clearTimeout(this.fetchTimer); this.fetchTimer = null; }
   }
 
   onConfigUpdate(update: ConfigUpdate<Listener>): void {
@@ -113,14 +96,13 @@ export class LdsApi implements InitTarget, SubscriptionCallbacks<Listener> {
   }
 
   onConfigUpdateFailed(reason: ConfigUpdateFailureReason, error: Error | null): void {
-    // A connection failure is retried by the transport; the wait stays bounded by initial_fetch_timeout.
+    // A connection failure is retried by the transport; the wait stays bounded by initial_fetch_timeout (FetchTimedout).
     if (reason === ConfigUpdateFailureReason.ConnectionFailure) return;
     if (this.ready !== null) log.warn(`lds: ${reason}${error !== null ? `: ${error.message}` : ''}; starting without LDS listeners`);
     this.signalReady();
   }
 
   private signalReady(): void {
-    this.clearFetchTimer();
     const ready = this.ready;
     this.ready = null;
     ready?.();

@@ -35,7 +35,6 @@ import {
 import { ConfigError } from '../config/config_error.js';
 import { validateMessage } from '../config/pgv_validator.js';
 import { messageSchema } from '../config/type_registry.js';
-import { durationToMs } from '../config/well_known.js';
 import { SharedTargetImpl } from '../common/init/shared_target_impl.js';
 import { getLogger } from '../common/logger.js';
 import { compileRouteTable, type RouteTableOptions } from './config_impl.js';
@@ -43,9 +42,6 @@ import { compileRouteTable, type RouteTableOptions } from './config_impl.js';
 const log = getLogger('config');
 
 const ROUTE_CONFIGURATION_TYPE = 'envoy.config.route.v3.RouteConfiguration';
-
-/** config_source.initial_fetch_timeout when unset. */
-export const DEFAULT_INITIAL_FETCH_TIMEOUT_MS = 15_000;
 
 export class RdsRouteConfigSubscription implements SubscriptionCallbacks<RouteConfiguration> {
   readonly routeConfigName: string;
@@ -59,8 +55,6 @@ export class RdsRouteConfigSubscription implements SubscriptionCallbacks<RouteCo
   lastUpdated: Date | null = null;
   private hash = '';
   private readonly subscription: Subscription;
-  private readonly initialFetchTimeoutMs: number;
-  private fetchTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly configReload: Counter;
   private readonly configReloadTimeMs: Gauge;
@@ -71,7 +65,6 @@ export class RdsRouteConfigSubscription implements SubscriptionCallbacks<RouteCo
     const source = rds.configSource;
     if (source === undefined) throw new ConfigError(`${path}.config_source`, 'rds.config_source is required');
     if (this.routeConfigName === '') throw new ConfigError(`${path}.route_config_name`, 'rds.route_config_name is required');
-    this.initialFetchTimeoutMs = durationToMs(source.initialFetchTimeout, DEFAULT_INITIAL_FETCH_TIMEOUT_MS);
     this.configReload = scope.counter('config_reload');
     this.configReloadTimeMs = scope.gauge('config_reload_time_ms', 'never_import');
     this.subscription = factory.subscriptionFromConfigSource<RouteConfiguration>(source, TypeUrl.RouteConfiguration, scope, this, `${path}.config_source`);
@@ -80,15 +73,6 @@ export class RdsRouteConfigSubscription implements SubscriptionCallbacks<RouteCo
 
   private start(): void {
     if (this.stopped) return;
-    if (this.initialFetchTimeoutMs > 0) {
-      this.fetchTimer = setTimeout(() => {
-        this.fetchTimer = null;
-        if (this.initTarget.isReady) return;
-        log.warn(`rds: no RouteConfiguration '${this.routeConfigName}' within initial_fetch_timeout (${this.initialFetchTimeoutMs} ms); serving without routes until it arrives`);
-        this.initTarget.ready();
-      }, this.initialFetchTimeoutMs);
-      this.fetchTimer.unref();
-    }
     this.subscription.start([this.routeConfigName]);
   }
 
@@ -154,7 +138,6 @@ export class RdsRouteConfigSubscription implements SubscriptionCallbacks<RouteCo
   }
 
   private onInitDone(): void {
-    if (this.fetchTimer !== null) { clearTimeout(this.fetchTimer); this.fetchTimer = null; }
     this.initTarget.ready();
   }
 
@@ -162,7 +145,6 @@ export class RdsRouteConfigSubscription implements SubscriptionCallbacks<RouteCo
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.fetchTimer !== null) { clearTimeout(this.fetchTimer); this.fetchTimer = null; }
     this.subscription.stop();
   }
 }

@@ -26,7 +26,6 @@
  */
 import { getLogger } from '../common/logger.js';
 import { ConfigError } from '../config/config_error.js';
-import { durationToMs } from '../config/well_known.js';
 import {
   ConfigUpdateFailureReason,
   TypeUrl,
@@ -42,8 +41,6 @@ import { prefixedScope } from '../stats/stats_impl.js';
 import type { CdsApi } from './cluster_manager_impl.js';
 
 const log = getLogger('upstream');
-
-export const DEFAULT_CDS_INITIAL_FETCH_TIMEOUT_MS = 15000;
 
 /** What CDS changes in the cluster manager. */
 export interface CdsClusterManager {
@@ -65,14 +62,11 @@ export class CdsApiImpl implements CdsApi, SubscriptionCallbacks<Cluster> {
   versionInfo = '';
   private readonly subscription: Subscription;
   private readonly cm: CdsClusterManager;
-  private readonly initialFetchTimeoutMs: number;
   private onInit: (() => void) | null = null;
-  private initTimer: NodeJS.Timeout | null = null;
   private stopped = false;
 
   constructor(options: CdsApiOptions) {
     this.cm = options.clusterManager;
-    this.initialFetchTimeoutMs = durationToMs(options.cdsConfig.initialFetchTimeout, DEFAULT_CDS_INITIAL_FETCH_TIMEOUT_MS);
     this.subscription = options.subscriptionFactory.subscriptionFromConfigSource<Cluster>(
       options.cdsConfig,
       TypeUrl.Cluster,
@@ -85,21 +79,12 @@ export class CdsApiImpl implements CdsApi, SubscriptionCallbacks<Cluster> {
   /** Starts the (wildcard) subscription; `onInitialized` runs once, see the file comment. */
   initialize(onInitialized: () => void): void {
     this.onInit = onInitialized;
-    if (this.initialFetchTimeoutMs > 0) {
-      this.initTimer = setTimeout(() => {
-        this.initTimer = null;
-        if (this.onInit !== null) log.warn('cds: no Cluster update within initial_fetch_timeout; continuing without');
-        this.initDone();
-      }, this.initialFetchTimeoutMs);
-    }
     this.subscription.start([]);
   }
 
   stop(): void {
     this.stopped = true;
     this.subscription.stop();
-    if (this.initTimer !== null) clearTimeout(this.initTimer);
-    this.initTimer = null;
     this.onInit = null;
   }
 
@@ -140,14 +125,13 @@ export class CdsApiImpl implements CdsApi, SubscriptionCallbacks<Cluster> {
   }
 
   onConfigUpdateFailed(reason: ConfigUpdateFailureReason, _error: Error | null): void {
-    // A lost connection is retried by the transport; initial_fetch_timeout bounds the wait.
+    // A lost connection is retried by the transport; initial_fetch_timeout (FetchTimedout) bounds the wait.
     if (reason === ConfigUpdateFailureReason.ConnectionFailure) return;
+    if (reason === ConfigUpdateFailureReason.FetchTimedout && this.onInit !== null) log.warn('cds: no Cluster update within initial_fetch_timeout; continuing without');
     this.initDone();
   }
 
   private initDone(): void {
-    if (this.initTimer !== null) clearTimeout(this.initTimer);
-    this.initTimer = null;
     const cb = this.onInit;
     this.onInit = null;
     cb?.();

@@ -61,8 +61,6 @@ import { ConfigError, notSupportedYet } from './proto_util.js';
 
 const log = getLogger('upstream');
 
-export const DEFAULT_INITIAL_FETCH_TIMEOUT_MS = 15000;
-
 /** The health flags an EDS `health_status` sets; the others (active HC, outlier) are not EDS's. */
 const EDS_FLAGS = HealthFlag.FailedEdsHealth | HealthFlag.EdsStatusDraining | HealthFlag.DegradedEdsHealth;
 
@@ -71,8 +69,6 @@ export class EdsClusterImpl extends ClusterImplBase implements SubscriptionCallb
   readonly serviceName: string;
   private readonly phase: InitializePhase;
   private readonly subscription: Subscription;
-  private readonly initialFetchTimeoutMs: number;
-  private initTimer: NodeJS.Timeout | null = null;
   private staleTimer: NodeJS.Timeout | null = null;
   /** Current hosts by `ip:port`. */
   private hostsByAddress = new Map<string, HostImpl>();
@@ -88,7 +84,6 @@ export class EdsClusterImpl extends ClusterImplBase implements SubscriptionCallb
       throw new ConfigError(configPath, 'EDS needs an xDS config source, and no xDS transport is configured');
     }
     this.serviceName = ecc.serviceName !== '' ? ecc.serviceName : info.name;
-    this.initialFetchTimeoutMs = durationToMs(edsConfig.initialFetchTimeout, DEFAULT_INITIAL_FETCH_TIMEOUT_MS);
     const spec = edsConfig.configSourceSpecifier.case;
     this.phase = spec === 'path' || spec === 'pathConfigSource' ? 'primary' : 'secondary';
     this.subscription = subscriptionFactory.subscriptionFromConfigSource<ClusterLoadAssignment>(
@@ -101,14 +96,6 @@ export class EdsClusterImpl extends ClusterImplBase implements SubscriptionCallb
   }
 
   protected override startPreInit(): void {
-    if (this.initialFetchTimeoutMs > 0) {
-      this.initTimer = setTimeout(() => {
-        this.initTimer = null;
-        if (this.isInitialized || this.destroyed) return;
-        log.warn(`cluster '${this.info.name}': no ClusterLoadAssignment '${this.serviceName}' within initial_fetch_timeout; using no hosts`);
-        this.onPreInitComplete();
-      }, this.initialFetchTimeoutMs);
-    }
     this.subscription.start([this.serviceName]);
   }
 
@@ -148,25 +135,22 @@ export class EdsClusterImpl extends ClusterImplBase implements SubscriptionCallb
   }
 
   onConfigUpdateFailed(reason: ConfigUpdateFailureReason, _error: Error | null): void {
-    // The transport retries a lost connection itself; warming waits for it (bounded by initial_fetch_timeout).
+    // The transport retries a lost connection itself; warming waits for it (bounded by initial_fetch_timeout: FetchTimedout).
     if (reason === ConfigUpdateFailureReason.ConnectionFailure) return;
+    if (reason === ConfigUpdateFailureReason.FetchTimedout && !this.isInitialized && !this.destroyed) {
+      log.warn(`cluster '${this.info.name}': no ClusterLoadAssignment '${this.serviceName}' within initial_fetch_timeout; using no hosts`);
+    }
     this.finishWarming();
   }
 
   // ---- internals ----
 
   private finishWarming(): void {
-    if (this.initTimer !== null) {
-      clearTimeout(this.initTimer);
-      this.initTimer = null;
-    }
     this.onPreInitComplete();
   }
 
   private clearTimers(): void {
-    if (this.initTimer !== null) clearTimeout(this.initTimer);
     if (this.staleTimer !== null) clearTimeout(this.staleTimer);
-    this.initTimer = null;
     this.staleTimer = null;
   }
 

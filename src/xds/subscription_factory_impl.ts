@@ -23,19 +23,16 @@ import {
   type SubscriptionFactory,
 } from '../envoy/config/subscription.js';
 import { ConfigError } from '../config/config_error.js';
-import { durationToMs } from '../config/well_known.js';
 import { resolve } from 'node:path';
 import { FilesystemSubscription } from './filesystem_subscription.js';
 import { GrpcMux } from './grpc_mux.js';
 import { GrpcSubscription } from './grpc_subscription.js';
-import { XdsSubscription } from './subscription_impl.js';
+import { XdsSubscription, initialFetchTimeoutMs } from './subscription_impl.js';
 
 /** ApiConfigSource.ApiType values. */
 const ApiType = { REST: 1, GRPC: 2, DELTA_GRPC: 3, AGGREGATED_GRPC: 5, AGGREGATED_DELTA_GRPC: 6 } as const;
 /** envoy.config.core.v3.ApiVersion V3. */
 const API_V3 = 2;
-/** Envoy's default initial_fetch_timeout. */
-const DEFAULT_INITIAL_FETCH_TIMEOUT_MS = 15_000;
 
 const ADS_SOTW = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
 const ADS_DELTA = '/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources';
@@ -98,7 +95,7 @@ export class SubscriptionFactoryImpl implements SubscriptionFactory {
     callbacks: SubscriptionCallbacks<T>,
     path: string,
   ): Subscription {
-    const timeoutMs = durationToMs(configSource.initialFetchTimeout, DEFAULT_INITIAL_FETCH_TIMEOUT_MS);
+    const timeoutMs = initialFetchTimeoutMs(configSource);
     const spec = configSource.configSourceSpecifier;
     const state = new XdsSubscription<T>(typeUrl, scope, callbacks, timeoutMs);
     this.subscriptions.push(state as unknown as XdsSubscription);

@@ -20,7 +20,14 @@ import {
   type SubscriptionCallbacks,
 } from '../envoy/config/subscription.js';
 import type { Counter, Gauge, Scope } from '../envoy/stats/stats.js';
+import type { ConfigSource } from '../generated/envoy/config/core/v3/config_source_pb.js';
+import { durationToMs } from '../config/well_known.js';
 import { isWildcardType } from './xds_resource.js';
+
+/** A config source's `initial_fetch_timeout` in ms: Envoy's default 15 s; 0 = wait forever. */
+export function initialFetchTimeoutMs(configSource: ConfigSource): number {
+  return durationToMs(configSource.initialFetchTimeout, 15_000);
+}
 
 export interface SubscriptionStats {
   update_attempt: Counter;

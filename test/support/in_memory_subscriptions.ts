@@ -1,8 +1,10 @@
 /**
  * A SubscriptionFactory whose updates the test pushes by hand, for testing
  * xDS consumers (cluster manager, listener manager, HCM RDS, EDS clusters)
- * apart from the transport. The gRPC and file transports are tested
- * against real control planes and real files elsewhere.
+ * apart from the transport. Like the real transports it reports
+ * `initial_fetch_timeout` as FetchTimedout when nothing was pushed in time.
+ * The gRPC and file transports are tested against real control planes and
+ * real files elsewhere.
  */
 import type { Message } from '@bufbuild/protobuf';
 import type { ConfigSource } from '../../src/generated/envoy/config/core/v3/config_source_pb.js';
@@ -16,6 +18,7 @@ import {
   type SubscriptionFactory,
   type TypeUrl,
 } from '../../src/envoy/config/subscription.js';
+import { initialFetchTimeoutMs } from '../../src/xds/subscription_impl.js';
 
 export interface InMemorySubscription {
   readonly typeUrl: TypeUrl;
@@ -25,6 +28,8 @@ export interface InMemorySubscription {
   names: ReadonlyArray<string>;
   started: boolean;
   stopped: boolean;
+  /** Something was delivered (the initial fetch timeout no longer applies). */
+  delivered: boolean;
   callbacks: SubscriptionCallbacks<Message>;
 }
 
@@ -39,12 +44,21 @@ export class InMemorySubscriptionFactory implements SubscriptionFactory {
     path: string,
   ): Subscription {
     const s: InMemorySubscription = {
-      typeUrl, configSource, scope, path, names: [], started: false, stopped: false,
+      typeUrl, configSource, scope, path, names: [], started: false, stopped: false, delivered: false,
       callbacks: callbacks as unknown as SubscriptionCallbacks<Message>,
     };
     this.subscriptions.push(s);
     return {
-      start: (names) => { s.names = [...names]; s.started = true; },
+      start: (names) => {
+        s.names = [...names];
+        s.started = true;
+        const timeoutMs = initialFetchTimeoutMs(configSource);
+        if (timeoutMs > 0) {
+          setTimeout(() => {
+            if (!s.delivered && !s.stopped) s.callbacks.onConfigUpdateFailed(ConfigUpdateFailureReason.FetchTimedout, null);
+          }, timeoutMs).unref();
+        }
+      },
       updateResourceInterest: (names) => { s.names = [...names]; },
       stop: () => { s.stopped = true; },
     };
@@ -68,6 +82,7 @@ export class InMemorySubscriptionFactory implements SubscriptionFactory {
       const gone = s.names.length === 0 ? removed : removed.filter((n) => s.names.includes(n));
       if (mine.length === 0 && gone.length === 0) continue;
       const update: ConfigUpdate<Message> = { added: mine, removed: gone, versionInfo };
+      s.delivered = true;
       try {
         s.callbacks.onConfigUpdate(update);
       } catch (e) {
