@@ -85,8 +85,8 @@ interface TypeState {
   /** Delta: names subscribed on the wire, and the versions we hold (for initial_resource_versions). */
   sentNames: Set<string>;
   resourceVersions: Map<string, string>;
-  /** The last NACKed response (its version and a fingerprint) and the delay before the next NACK. */
-  lastRejected: { version: string; fingerprint: string; error: string } | null;
+  /** The last NACKed response (its version and content) and the delay before the next NACK. */
+  lastRejected: { version: string; content: ResponseContent; error: string } | null;
   nackDelayMs: number;
   nackTimer: NodeJS.Timeout | null;
   /**
@@ -229,8 +229,8 @@ export class GrpcMux {
       return;
     }
     t.nonce = resp.nonce;
-    const fingerprint = fingerprintOf(resp.resources);
-    if (t.lastRejected !== null && t.lastRejected.version === resp.versionInfo && t.lastRejected.fingerprint === fingerprint) {
+    const content: ResponseContent = { resources: resp.resources, removed: [] };
+    if (t.lastRejected !== null && t.lastRejected.version === resp.versionInfo && sameContent(t.lastRejected.content, content)) {
       // The same rejected response again: do not apply it again; NACK after a growing delay.
       this.scheduleNack(t, t.lastRejected.error);
       return;
@@ -240,7 +240,7 @@ export class GrpcMux {
       decoded = this.decodeAll(resp.resources, resp.typeUrl, resp.versionInfo);
     } catch (e) {
       for (const s of t.subscriptions) s.rejectUndecodable();
-      return this.reject(t, resp.versionInfo, fingerprint, (e as Error).message);
+      return this.reject(t, resp.versionInfo, content, (e as Error).message);
     }
     const errors = this.withDependentsPaused(t.typeUrl, () => {
       const errs: string[] = [];
@@ -250,7 +250,7 @@ export class GrpcMux {
       }
       return errs;
     });
-    if (errors.length > 0) return this.reject(t, resp.versionInfo, fingerprint, errors.join('; '));
+    if (errors.length > 0) return this.reject(t, resp.versionInfo, content, errors.join('; '));
     t.acceptedVersion = resp.versionInfo;
     if (isWildcardType(t.typeUrl)) t.cache.clear();
     for (const r of decoded) t.cache.set(r.name, r);
@@ -268,8 +268,11 @@ export class GrpcMux {
       return;
     }
     t.nonce = resp.nonce;
-    const fingerprint = fingerprintOf(resp.resources.map((r) => r.resource).filter((a): a is Any => a !== undefined)) + '|' + resp.removedResources.join(',');
-    if (t.lastRejected !== null && t.lastRejected.version === resp.systemVersionInfo && t.lastRejected.fingerprint === fingerprint) {
+    const content: ResponseContent = {
+      resources: resp.resources.map((r) => r.resource).filter((a): a is Any => a !== undefined),
+      removed: resp.removedResources,
+    };
+    if (t.lastRejected !== null && t.lastRejected.version === resp.systemVersionInfo && sameContent(t.lastRejected.content, content)) {
       this.scheduleNack(t, t.lastRejected.error);
       return;
     }
@@ -287,7 +290,7 @@ export class GrpcMux {
       }
     } catch (e) {
       for (const s of t.subscriptions) s.rejectUndecodable();
-      return this.reject(t, resp.systemVersionInfo, fingerprint, (e as Error).message);
+      return this.reject(t, resp.systemVersionInfo, content, (e as Error).message);
     }
     const errors = this.withDependentsPaused(t.typeUrl, () => {
       const errs: string[] = [];
@@ -297,7 +300,7 @@ export class GrpcMux {
       }
       return errs;
     });
-    if (errors.length > 0) return this.reject(t, resp.systemVersionInfo, fingerprint, errors.join('; '));
+    if (errors.length > 0) return this.reject(t, resp.systemVersionInfo, content, errors.join('; '));
     for (const r of decoded) {
       t.resourceVersions.set(r.name, r.version);
       t.cache.set(r.name, r);
@@ -345,9 +348,9 @@ export class GrpcMux {
     return out;
   }
 
-  private reject(t: TypeState, version: string, fingerprint: string, error: string): void {
+  private reject(t: TypeState, version: string, content: ResponseContent, error: string): void {
     const first = t.lastRejected === null || t.lastRejected.version !== version;
-    t.lastRejected = { version, fingerprint, error };
+    t.lastRejected = { version, content, error };
     if (first) log.warn(`xDS: rejected ${typeShortName(t.typeUrl)} update (version ${version || '(none)'}): ${error}`);
     this.sendRequest(t, error);
   }
@@ -429,14 +432,18 @@ export class GrpcMux {
   }
 }
 
-/** A cheap fingerprint of a response's resources (to spot the same response sent again). */
-function fingerprintOf(resources: ReadonlyArray<Any>): string {
-  let h = 0x811c9dc5;
-  let n = 0;
-  for (const r of resources) {
-    const v = r.value;
-    n += v.length;
-    for (let i = 0; i < v.length; i += 7) h = Math.imul(h ^ v[i]!, 0x01000193) >>> 0;
+/** What a response carries, kept for the last rejected one to spot the same response sent again. */
+interface ResponseContent {
+  readonly resources: ReadonlyArray<Any>;
+  readonly removed: ReadonlyArray<string>;
+}
+
+function sameContent(a: ResponseContent, b: ResponseContent): boolean {
+  if (a.resources.length !== b.resources.length || a.removed.length !== b.removed.length) return false;
+  for (let i = 0; i < a.removed.length; i++) if (a.removed[i] !== b.removed[i]) return false;
+  for (let i = 0; i < a.resources.length; i++) {
+    const x = a.resources[i]!, y = b.resources[i]!;
+    if (x.typeUrl !== y.typeUrl || !Buffer.from(x.value.buffer, x.value.byteOffset, x.value.byteLength).equals(y.value)) return false;
   }
-  return `${resources.length}:${n}:${h}`;
+  return true;
 }
