@@ -4,10 +4,10 @@
 // runs; no request fails and the observed split follows the configured one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { join } from 'node:path';
 import { startLegate } from '../support/legate_process.js';
-import { eventually, request, startUpstream, type TestServer } from '../support/http_util.js';
+import { eventually, startUpstream, type TestServer } from '../support/http_util.js';
+import { startH1Loop } from '../support/traffic.js';
 import { adsBootstrapYaml } from '../support/xds_bootstrap.js';
 import { startControlPlane, tempResourceDir, writeResource } from '../control_plane/xds_fixtures.js';
 
@@ -38,22 +38,8 @@ test('canary roll-out 0% → 10% → 50% → 100% through Legate without a faile
   const cp = await startControlPlane(undefined, ['--services', file]);
   const legate = await startLegate(adsBootstrapYaml({ xdsPort: cp.xdsPort, nodeId: 'edge-1' }), { expectListeners: ['ingress'], timeoutMs: 20000 });
   const port = legate.ports.get('ingress')!;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-  const seen: string[] = [];
-  const failures: string[] = [];
-  let stop = false;
-  const loop = async (): Promise<void> => {
-    while (!stop) {
-      try {
-        const r = await request(port, { path: '/', agent });
-        if (r.status === 200) seen.push(r.body);
-        else failures.push(`${r.status} ${r.body.slice(0, 80)}`);
-      } catch (e) {
-        failures.push((e as Error).message);
-      }
-    }
-  };
-  const loops = [loop(), loop()];
+  const load = startH1Loop(port, '/', { parallel: 2, max: 1_000_000 });
+  const seen = load.result.bodies;
   /** The v2 share of the next n responses. */
   const sample = async (n: number): Promise<number> => {
     const from = seen.length;
@@ -77,13 +63,11 @@ test('canary roll-out 0% → 10% → 50% → 100% through Legate without a faile
     await eventually(() => seen.slice(-20).every((b) => b === 'v2'), 5000, 'all on v2');
     assert.equal(await sample(100), 1, '100% on v2');
   } finally {
-    stop = true;
-    await Promise.all(loops);
-    agent.destroy();
+    await load.stop();
     await legate.stop('SIGKILL');
     await cp.stop();
     await (v1 as TestServer).close();
     await v2.close();
   }
-  assert.deepEqual(failures, [], 'no request failed during the roll-out');
+  assert.deepEqual(load.result.failures, [], 'no request failed during the roll-out');
 });

@@ -6,9 +6,9 @@
 // serving, and converges on the newer snapshot when it comes back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { spawn } from 'node:child_process';
 import { LEGATE_BIN, startLegate } from '../support/legate_process.js';
+import { startH1Loop } from '../support/traffic.js';
 import { eventually, readStats, request, startUpstream, type TestServer } from '../support/http_util.js';
 import { adsBootstrapYaml } from '../support/xds_bootstrap.js';
 import { startControlPlane, tempResourceDir, watchOutput, writeResource, type ControlPlaneProcess } from '../control_plane/xds_fixtures.js';
@@ -53,27 +53,6 @@ endpoints:
 ${ports.map((p) => `  - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${p} } } }`).join('\n')}
 `;
 
-/** Two sequential keep-alive request loops; anything but a 200 is a failure. */
-function loadLoop(port: number) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
-  let stop = false;
-  let done = 0;
-  const failures: string[] = [];
-  const run = async (): Promise<void> => {
-    while (!stop) {
-      try {
-        const r = await request(port, { path: '/load', agent });
-        if (r.status !== 200) failures.push(`${r.status} ${r.body.slice(0, 100)}`);
-      } catch (e) {
-        failures.push((e as Error).message);
-      }
-      done++;
-    }
-  };
-  const loops = [run(), run()];
-  return { failures, get done() { return done; }, async stop() { stop = true; await Promise.all(loops); agent.destroy(); } };
-}
-
 for (const apiType of ['GRPC', 'DELTA_GRPC']) {
   test(`${apiType} ADS from legate control-plane: changes under load, NACK of a bad route, control plane killed and restarted`, async () => {
     const backends: TestServer[] = [];
@@ -95,7 +74,7 @@ for (const apiType of ['GRPC', 'DELTA_GRPC']) {
       assert.equal(first.headers['x-route-version'], 'one');
       assert.equal((await readStats(admin)).get('control_plane.connected_state'), 1);
 
-      const load = loadLoop(port);
+      const load = startH1Loop(port, '/load', { parallel: 2, max: 1_000_000 });
       writeResource(dir, 'cluster.yaml', `${cluster}---\n${endpoints([b.port])}`);
       await eventually(async () => (await request(port, { path: '/' })).body === 'b', 5000, 'EDS push');
       writeResource(dir, 'route.yaml', route('two'));
@@ -123,9 +102,9 @@ for (const apiType of ['GRPC', 'DELTA_GRPC']) {
       }, 20000, 'converged on the newer snapshot');
       assert.equal((await readStats(admin)).get('control_plane.connected_state'), 1);
 
-      await load.stop();
-      assert.ok(load.done > 20, `the load ran (${load.done} requests)`);
-      assert.deepEqual(load.failures, [], 'no request failed');
+      const result = await load.stop();
+      assert.ok(result.requests > 20, `the load ran (${result.requests} requests)`);
+      assert.deepEqual(result.failures, [], 'no request failed');
     } finally {
       await legate.stop('SIGKILL');
       await cp?.stop();

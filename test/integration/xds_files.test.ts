@@ -5,11 +5,11 @@
 // /config_dump shows the dynamic resources with their versions.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLegate } from '../support/legate_process.js';
+import { startH1Loop } from '../support/traffic.js';
 import { eventually, readStats, request, startUpstream, type TestServer } from '../support/http_util.js';
 
 function writeAtomically(path: string, text: string): void {
@@ -70,31 +70,6 @@ resources:
 ${ports.map((p) => `    - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${p} } } }`).join('\n')}
 `;
 
-/** Sequential keep-alive requests until stopped; counts anything but a 200 from a backend. */
-function loadLoop(port: number) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
-  let stop = false;
-  const failures: string[] = [];
-  let done = 0;
-  const run = async (): Promise<void> => {
-    while (!stop) {
-      try {
-        const r = await request(port, { path: '/load', agent });
-        if (r.status !== 200) failures.push(`${r.status} ${r.headers['x-envoy-response-flags'] ?? ''} ${r.body.slice(0, 80)}`);
-      } catch (e) {
-        failures.push((e as Error).message);
-      }
-      done++;
-    }
-  };
-  const loops = [run(), run()];
-  return {
-    failures,
-    get done() { return done; },
-    async stop() { stop = true; await Promise.all(loops); agent.destroy(); },
-  };
-}
-
 test('LDS/RDS/CDS/EDS from files: changes apply under load without a failed request; bad files are rejected', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'legate-xds-'));
   const files = { lds: join(dir, 'lds.yaml'), rds: join(dir, 'rds.yaml'), cds: join(dir, 'cds.yaml'), eds: join(dir, 'eds.yaml') };
@@ -124,7 +99,7 @@ dynamic_resources:
     assert.equal(first.body, 'a');
     assert.equal(first.headers['x-route-version'], 'one');
 
-    const load = loadLoop(port);
+    const load = startH1Loop(port, '/load', { parallel: 2, max: 1_000_000 });
     // EDS: the endpoint moves from a to b.
     writeAtomically(files.eds, endpointsYaml('e2', [b.port]));
     await eventually(async () => (await request(port, { path: '/' })).body === 'b', 5000, 'EDS change to b');
@@ -150,9 +125,9 @@ dynamic_resources:
     assert.equal(still.headers['x-route-version'], 'two');
 
     await new Promise((r) => setTimeout(r, 200));
-    await load.stop();
-    assert.ok(load.done > 20, `the load loop ran (${load.done} requests)`);
-    assert.deepEqual(load.failures, [], 'no request failed while the config changed');
+    const result = await load.stop();
+    assert.ok(result.requests > 20, `the load loop ran (${result.requests} requests)`);
+    assert.deepEqual(result.failures, [], 'no request failed while the config changed');
 
     const dump = JSON.parse((await request(admin, { path: '/config_dump' })).body) as { configs: Array<Record<string, any>> };
     const clusters = dump.configs.find((x) => x['@type'].endsWith('ClustersConfigDump'))!;
