@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startLegate } from '../support/legate_process.js';
-import { eventually, startUpstream, type TestServer } from '../support/http_util.js';
+import { eventually, startUpstream } from '../support/http_util.js';
 import { startH1Loop } from '../support/traffic.js';
 import { adsBootstrapYaml } from '../support/xds_bootstrap.js';
 import { startControlPlane, tempResourceDir, writeResource } from '../control_plane/xds_fixtures.js';
@@ -66,7 +66,7 @@ test('canary roll-out 0% → 10% → 50% → 100% through Legate without a faile
     await load.stop();
     await legate.stop('SIGKILL');
     await cp.stop();
-    await (v1 as TestServer).close();
+    await v1.close();
     await v2.close();
   }
   assert.deepEqual(load.result.failures, [], 'no request failed during the roll-out');

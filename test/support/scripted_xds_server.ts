@@ -6,9 +6,10 @@
  * driven exactly. Messages go through protobuf-es and Legate's type registry.
  */
 import * as grpc from '@grpc/grpc-js';
-import { create, fromBinary, toBinary, type Message } from '@bufbuild/protobuf';
+import { create, type Message } from '@bufbuild/protobuf';
 import { anyPack } from '@bufbuild/protobuf/wkt';
 import { messageSchema } from '../../src/config/type_registry.js';
+import { AGGREGATED_DISCOVERY_SERVICE, DELTA_DISCOVERY_RESPONSE, DISCOVERY_RESPONSE } from '../../src/control_plane/discovery_service.js';
 import type {
   DeltaDiscoveryRequest,
   DiscoveryRequest,
@@ -17,32 +18,6 @@ import type {
 /** A request of either protocol (fields of the other are absent). */
 export type XdsRequest = Omit<DiscoveryRequest, '$typeName'> & Omit<DeltaDiscoveryRequest, '$typeName' | 'node' | 'typeUrl' | 'responseNonce' | 'errorDetail'>;
 
-const REQ = 'envoy.service.discovery.v3.DiscoveryRequest';
-const RESP = 'envoy.service.discovery.v3.DiscoveryResponse';
-const DREQ = 'envoy.service.discovery.v3.DeltaDiscoveryRequest';
-const DRESP = 'envoy.service.discovery.v3.DeltaDiscoveryResponse';
-
-function serializer(typeName: string) {
-  return {
-    serialize: (m: Message) => Buffer.from(toBinary(messageSchema(typeName), m as never)),
-    deserialize: (b: Buffer) => fromBinary(messageSchema(typeName), b),
-  };
-}
-
-const ADS_SERVICE: grpc.ServiceDefinition = {
-  StreamAggregatedResources: {
-    path: '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
-    requestStream: true, responseStream: true,
-    requestSerialize: serializer(REQ).serialize, requestDeserialize: serializer(REQ).deserialize,
-    responseSerialize: serializer(RESP).serialize, responseDeserialize: serializer(RESP).deserialize,
-  },
-  DeltaAggregatedResources: {
-    path: '/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources',
-    requestStream: true, responseStream: true,
-    requestSerialize: serializer(DREQ).serialize, requestDeserialize: serializer(DREQ).deserialize,
-    responseSerialize: serializer(DRESP).serialize, responseDeserialize: serializer(DRESP).deserialize,
-  },
-};
 
 /** A resource from a JSON-ish init object (protobuf-es `create` shape, camelCase fields). */
 export function resource(typeName: string, init: Record<string, unknown>) {
@@ -100,10 +75,10 @@ export async function startScriptedXdsServer(): Promise<ScriptedXdsServer> {
         return withTimeout(new Promise((resolve) => waiters.push({ typeUrl, resolve })), timeoutMs, `no ${typeUrl ?? ''} request`);
       },
       sendSotw(typeUrl, versionInfo, nonce, resources) {
-        call.write(create(messageSchema(RESP), { typeUrl, versionInfo, nonce, resources } as never));
+        call.write(create(messageSchema(DISCOVERY_RESPONSE), { typeUrl, versionInfo, nonce, resources } as never));
       },
       sendDelta(typeUrl, systemVersionInfo, nonce, resources, removed = []) {
-        call.write(create(messageSchema(DRESP), { typeUrl, systemVersionInfo, nonce, resources, removedResources: removed } as never));
+        call.write(create(messageSchema(DELTA_DISCOVERY_RESPONSE), { typeUrl, systemVersionInfo, nonce, resources, removedResources: removed } as never));
       },
       end(code = grpc.status.UNAVAILABLE, details = 'closed by test') {
         if (s.closed) return;
@@ -126,7 +101,7 @@ export async function startScriptedXdsServer(): Promise<ScriptedXdsServer> {
     const w = streamWaiters.shift();
     if (w) { (s as { claimed?: boolean }).claimed = true; w(s); }
   };
-  server.addService(ADS_SERVICE, {
+  server.addService(AGGREGATED_DISCOVERY_SERVICE, {
     StreamAggregatedResources: handle(false),
     DeltaAggregatedResources: handle(true),
   } as grpc.UntypedServiceImplementation);
