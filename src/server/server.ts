@@ -69,12 +69,9 @@ export class Server {
     });
     for (const w of this.loaded.warnings) log.warn(w.toString());
     const b = this.loaded.bootstrap;
-    const node = b.node;
-    this.localInfo = {
-      nodeId: o.serviceNode ?? node?.id ?? '',
-      clusterName: o.serviceCluster ?? node?.cluster ?? '',
-      zone: o.serviceZone ?? node?.locality?.zone ?? '',
-    };
+    // The node sent to control planes: the bootstrap's, with --service-node/-cluster/-zone applied.
+    const node = localNode(b.node, o);
+    this.localInfo = { nodeId: node.id, clusterName: node.cluster, zone: node.locality?.zone ?? '' };
     // Access logs are written by one manager per process, flushed on Envoy's --file-flush-interval-msec.
     setDefaultAccessLogManager(new AccessLogManager({ flushIntervalMs: o.fileFlushIntervalMsec, scope: this.stats.rootScope }));
     registerBuiltinExtensions();
@@ -92,7 +89,7 @@ export class Server {
     const factory = this.rethrowWithPosition(() => new SubscriptionFactoryImpl({
       grpcClientFor: (name) => new EnvoyGrpcAsyncClient(clusters, name),
       staticClusterNames: new Set((b.staticResources?.clusters ?? []).map((c) => c.name)),
-      node: localNode(node, o),
+      node,
       scope: root,
       configDir,
       adsConfig: b.dynamicResources?.adsConfig,
