@@ -38,6 +38,7 @@ import { parseWrkOutput } from './wrk.js';
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string' }, changes: { type: 'string' }, duration: { type: 'string' }, quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
   },
 });
 const quick = values.quick === true;
@@ -272,7 +273,9 @@ async function routeTables(): Promise<void> {
 
 installCleanupHandlers();
 console.log(`Legate xDS bench (${ROUNDS} rounds, ${CHANGES} changes, ${DURATION_S} s runs)`);
-await propagation();
-await eds();
-await routeTables();
+// --only propagation|eds|routes runs one part (for profiling one of them).
+const only = values.only;
+if (only === undefined || only === 'propagation') await propagation();
+if (only === undefined || only === 'eds') await eds();
+if (only === undefined || only === 'routes') await routeTables();
 process.exit(0);

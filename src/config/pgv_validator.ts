@@ -59,6 +59,7 @@ interface MessagePlan {
   /** Only the fields that can matter: those with rules, and those holding messages (to descend into). */
   readonly fields: ReadonlyArray<{ readonly field: DescField; readonly rules: FieldRules | undefined; readonly owner: string }>;
   readonly requiredOneofs: ReadonlyArray<DescOneof>;
+  readonly desc: DescMessage;
 }
 
 interface Extensions {
@@ -71,6 +72,7 @@ interface Extensions {
 
 let extensions: Extensions | undefined;
 const PLANS = new WeakMap<DescMessage, MessagePlan>();
+const PLANS_BY_NAME = new Map<string, MessagePlan | null>();
 const REGEX_CACHE = new Map<string, RE2JS | null>();
 
 function pgvExtensions(registry: FileRegistry): Extensions {
@@ -114,7 +116,7 @@ function planFor(desc: DescMessage, registry: FileRegistry): MessagePlan {
     // (a 10,000-endpoint EDS update walks ~40,000 messages).
     .filter(({ field, rules }) => rules !== undefined || holdsMessages(field));
   const requiredOneofs = desc.oneofs.filter((o) => hasOptions(o) && getOption(o, ext.required) === true);
-  plan = { skipAll, fields, requiredOneofs };
+  plan = { skipAll, fields, requiredOneofs, desc };
   PLANS.set(desc, plan);
   return plan;
 }
@@ -135,8 +137,40 @@ function ignoreEmpty(rules: Message): boolean {
 
 /** True when a proto2 field of a rules message is explicitly set. */
 const RULE_FIELDS = new Map<string, Map<string, DescField>>();
+/**
+ * has() answers per rules object, remembered: rules come from descriptors and
+ * never change, and a big EDS update asks the same few questions 10,000s of times.
+ */
+const HAS_CACHE = new WeakMap<Message, Record<string, boolean>>();
 
 function has(rules: Message, name: string): boolean {
+  let answers = HAS_CACHE.get(rules);
+  if (answers === undefined) {
+    answers = Object.create(null) as Record<string, boolean>;
+    HAS_CACHE.set(rules, answers);
+  }
+  let answer = answers[name];
+  if (answer === undefined) {
+    answer = computeHas(rules, name);
+    answers[name] = answer;
+  }
+  return answer;
+}
+
+/** Every field of a rules message → whether it is set, computed once per rules object. */
+function setFields(rules: Message): Readonly<Record<string, boolean>> {
+  let answers = SET_FIELDS_CACHE.get(rules);
+  if (answers === undefined) {
+    answers = Object.create(null) as Record<string, boolean>;
+    const desc = typeRegistry().getMessage(rules.$typeName);
+    for (const f of desc?.fields ?? []) answers[f.localName] = isFieldSet(rules, f);
+    SET_FIELDS_CACHE.set(rules, answers);
+  }
+  return answers;
+}
+const SET_FIELDS_CACHE = new WeakMap<Message, Record<string, boolean>>();
+
+function computeHas(rules: Message, name: string): boolean {
   let fields = RULE_FIELDS.get(rules.$typeName);
   if (fields === undefined) {
     const desc = typeRegistry().getMessage(rules.$typeName);
@@ -238,6 +272,17 @@ class Validator {
     this.maxErrors = options.maxErrors ?? 20;
   }
 
+  /** The plan for a type name (a Map lookup instead of the registry's on every message). */
+  private planByTypeName(typeName: string): MessagePlan | null {
+    let plan = PLANS_BY_NAME.get(typeName);
+    if (plan === undefined) {
+      const desc = this.registry.getMessage(typeName);
+      plan = desc === undefined ? null : planFor(desc, this.registry);
+      PLANS_BY_NAME.set(typeName, plan);
+    }
+    return plan;
+  }
+
   private violation(path: string, owner: string, detail: string, prefer: 'key' | 'value' = 'value'): void {
     if (this.errors.length >= this.maxErrors) return;
     const pos = this.positions?.lookup(path, prefer);
@@ -245,9 +290,9 @@ class Validator {
   }
 
   message(msg: Message, path: string): void {
-    const desc = this.registry.getMessage(msg.$typeName);
-    if (desc === undefined) return;
-    const plan = planFor(desc, this.registry);
+    const plan = this.planByTypeName(msg.$typeName);
+    if (plan === null) return;
+    const desc = plan.desc;
     if (plan.skipAll) return;
     const record = msg as unknown as Record<string, unknown>;
     for (const oneof of plan.requiredOneofs) {
@@ -398,15 +443,16 @@ class Validator {
   }
 
   private numeric(r: NumericRules, v: Num, path: string, owner: string): void {
+    const set = setFields(r);
     if (r.ignoreEmpty && cmp(v, 0) === 0) return;
-    if (has(r, 'const') && cmp(v, r.const) !== 0) {
+    if (set['const'] && cmp(v, r.const) !== 0) {
       this.violation(path, owner, `value must equal ${r.const}`);
       return;
     }
     this.range(
       v,
-      has(r, 'gt') ? { v: r.gt, inclusive: false } : has(r, 'gte') ? { v: r.gte, inclusive: true } : undefined,
-      has(r, 'lt') ? { v: r.lt, inclusive: false } : has(r, 'lte') ? { v: r.lte, inclusive: true } : undefined,
+      set['gt'] ? { v: r.gt, inclusive: false } : set['gte'] ? { v: r.gte, inclusive: true } : undefined,
+      set['lt'] ? { v: r.lt, inclusive: false } : set['lte'] ? { v: r.lte, inclusive: true } : undefined,
       cmp,
       String,
       path,
@@ -452,29 +498,31 @@ class Validator {
   }
 
   private string(r: StringRules, v: string, path: string, owner: string): void {
+    const set = setFields(r);
     if (r.ignoreEmpty && v === '') return;
     const fail = (d: string): void => this.violation(path, owner, d);
-    if (has(r, 'const') && v !== r.const) return fail(`value must equal ${JSON.stringify(r.const)}`);
-    if (has(r, 'len') || has(r, 'minLen') || has(r, 'maxLen')) {
+    if (set['const'] && v !== r.const) return fail(`value must equal ${JSON.stringify(r.const)}`);
+    if (set['len'] || set['minLen'] || set['maxLen']) {
+      // Lengths are far below 2^53: compare as numbers (no BigInt per value).
       const n = runeLength(v);
-      if (has(r, 'len') && BigInt(n) !== r.len) return fail(`value length must be ${r.len} characters`);
-      if (has(r, 'minLen') && BigInt(n) < r.minLen) return fail(`value length must be at least ${r.minLen} characters`);
-      if (has(r, 'maxLen') && BigInt(n) > r.maxLen) return fail(`value length must be at most ${r.maxLen} characters`);
+      if (set['len'] && n !== Number(r.len)) return fail(`value length must be ${r.len} characters`);
+      if (set['minLen'] && n < Number(r.minLen)) return fail(`value length must be at least ${r.minLen} characters`);
+      if (set['maxLen'] && n > Number(r.maxLen)) return fail(`value length must be at most ${r.maxLen} characters`);
     }
-    if (has(r, 'lenBytes') || has(r, 'minBytes') || has(r, 'maxBytes')) {
+    if (set['lenBytes'] || set['minBytes'] || set['maxBytes']) {
       const n = BigInt(Buffer.byteLength(v, 'utf8'));
-      if (has(r, 'lenBytes') && n !== r.lenBytes) return fail(`value length must be ${r.lenBytes} bytes`);
-      if (has(r, 'minBytes') && n < r.minBytes) return fail(`value length must be at least ${r.minBytes} bytes`);
-      if (has(r, 'maxBytes') && n > r.maxBytes) return fail(`value length must be at most ${r.maxBytes} bytes`);
+      if (set['lenBytes'] && n !== r.lenBytes) return fail(`value length must be ${r.lenBytes} bytes`);
+      if (set['minBytes'] && n < r.minBytes) return fail(`value length must be at least ${r.minBytes} bytes`);
+      if (set['maxBytes'] && n > r.maxBytes) return fail(`value length must be at most ${r.maxBytes} bytes`);
     }
-    if (has(r, 'pattern')) {
+    if (set['pattern']) {
       const re = compileRegex(r.pattern);
       if (re !== null && !re.matcher(v).find()) return fail(`value does not match regex pattern ${JSON.stringify(r.pattern)}`);
     }
-    if (has(r, 'prefix') && !v.startsWith(r.prefix)) return fail(`value does not have prefix ${JSON.stringify(r.prefix)}`);
-    if (has(r, 'suffix') && !v.endsWith(r.suffix)) return fail(`value does not have suffix ${JSON.stringify(r.suffix)}`);
-    if (has(r, 'contains') && !v.includes(r.contains)) return fail(`value does not contain substring ${JSON.stringify(r.contains)}`);
-    if (has(r, 'notContains') && v.includes(r.notContains)) return fail(`value contains substring ${JSON.stringify(r.notContains)}`);
+    if (set['prefix'] && !v.startsWith(r.prefix)) return fail(`value does not have prefix ${JSON.stringify(r.prefix)}`);
+    if (set['suffix'] && !v.endsWith(r.suffix)) return fail(`value does not have suffix ${JSON.stringify(r.suffix)}`);
+    if (set['contains'] && !v.includes(r.contains)) return fail(`value does not contain substring ${JSON.stringify(r.contains)}`);
+    if (set['notContains'] && v.includes(r.notContains)) return fail(`value contains substring ${JSON.stringify(r.notContains)}`);
     if (r.in.length > 0 && !r.in.includes(v)) return fail(`value must be in list [${r.in.map((x) => JSON.stringify(x)).join(', ')}]`);
     if (r.notIn.includes(v)) return fail(`value must not be in list [${r.notIn.map((x) => JSON.stringify(x)).join(', ')}]`);
     const wk = r.wellKnown;

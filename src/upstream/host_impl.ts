@@ -121,6 +121,8 @@ export class HostImpl implements Host {
   metadata: Record<string, Record<string, unknown>>;
   weight: number;
   healthFlags: number;
+  /** The ThreadLocalCluster that saw this host removed by discovery (its pools are not kept); null while a member. */
+  goneFrom: object | null = null;
   private currentAddress: string;
   private currentPort: number;
   private currentAddressString: string;

@@ -10,6 +10,7 @@ import { ConfigError } from '../config/config_error.js';
 import { collectViolations } from '../config/pgv_validator.js';
 import { typeUrlToName, unpackAny } from '../config/type_registry.js';
 import { TypeUrl } from '../envoy/config/subscription.js';
+import { decodeClusterLoadAssignment } from './cluster_load_assignment_decoder.js';
 
 /** The short name Envoy uses for each type in logs and stats paths. */
 export function typeShortName(typeUrl: string): string {
@@ -42,11 +43,20 @@ export function decodeResource(any: Any, typeUrl: string, path: string): { name:
   if (any.typeUrl !== typeUrl) {
     throw new ConfigError(path, `resource type ${any.typeUrl || '(empty)'} does not match the subscription's ${typeUrl}`);
   }
-  const message = unpackAny(any, path);
+  const message = (typeUrl === TypeUrl.ClusterLoadAssignment ? fastClusterLoadAssignment(any) : null) ?? unpackAny(any, path);
   const name = resourceName(typeUrl, message);
   const where = name !== '' ? `${typeShortName(typeUrl)} '${name}'` : path;
   const violations = collectViolations(message, where);
   if (violations.length > 0) throw ConfigError.combine(violations);
   if (name === '') throw new ConfigError(path, `${typeShortName(typeUrl)} has no name`);
   return { name, message };
+}
+
+/** EDS updates are the big ones: the hand decoder, or null to decode generically (which also reports malformed input). */
+function fastClusterLoadAssignment(any: Any): Message | null {
+  try {
+    return decodeClusterLoadAssignment(any.value);
+  } catch {
+    return null;
+  }
 }
