@@ -21,6 +21,7 @@ import type { RouteEntry } from '../envoy/router/router.js';
 import { ResponseFlag } from '../envoy/stream_info/response_flags.js';
 import { PoolFailureReason, type ClusterManager, type LoadBalancerContext, type ThreadLocalCluster } from '../envoy/upstream/cluster_manager.js';
 import type { Host } from '../envoy/upstream/host.js';
+import { OutlierResult } from '../envoy/upstream/outlier_detection.js';
 import { isGrpcRequestHeaders, GrpcStatus } from '../common/grpc/common.js';
 import { routeGlobalTimeoutMs, setGrpcTimeoutHeader, streamDurationTimeoutMs } from './timeouts.js';
 import { TcpConnPool } from './tcp_upstream.js';
@@ -289,6 +290,7 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
     const stats = this.cluster!.info.stats;
     stats.upstream_rq_timeout.inc();
     ur.host.stats.rq_timeout++;
+    if (!this.downstreamResponseStarted) ur.host.outlierDetector?.putResult(OutlierResult.LocalOriginTimeout, 504); // Envoy: only while awaiting headers
     ur.resetStream();
     this.upstreamRequest = null;
     this.releaseRequest();

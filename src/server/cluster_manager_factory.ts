@@ -15,6 +15,7 @@ import type { HttpConnectionPool } from '../envoy/upstream/cluster_manager.js';
 import type { Host, UpstreamProtocol } from '../envoy/upstream/host.js';
 import type { Scope } from '../envoy/stats/stats.js';
 import type { SubscriptionFactory } from '../envoy/config/subscription.js';
+import type { TimeSource } from '../envoy/common/time.js';
 import type { TransportSocketFactoryContext, UpstreamTransportSocketConfigFactory } from '../envoy/config/typed_config.js';
 import type { UpstreamTransportSocketFactory } from '../envoy/network/transport_socket.js';
 import type { SecretManager } from '../envoy/secret/secret_manager.js';
@@ -86,6 +87,8 @@ export interface ClusterManagerFactoryOptions {
    * cds_config is ignored (with a warning).
    */
   readonly subscriptionFactory?: SubscriptionFactory;
+  /** Clock and timers of outlier detection (default: the real clock; tests pass a simulated one). */
+  readonly timeSource?: TimeSource;
 }
 
 export function createClusterManager(
@@ -103,6 +106,7 @@ export function createClusterManager(
     subscriptionFactory: options.subscriptionFactory,
     releaseStats: stats.deleteScope === undefined ? undefined : (prefix, keep) => stats.deleteScope!(prefix, keep),
     defaultDnsResolverConfig: bootstrap.typedDnsResolverConfig,
+    timeSource: options.timeSource,
   });
   const cdsConfig = bootstrap.dynamicResources?.cdsConfig;
   if (cdsConfig !== undefined) {
