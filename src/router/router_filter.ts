@@ -187,7 +187,7 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
     const method = headers.get(':method');
     this.terminateConnect = connect !== null && (method === 'CONNECT' || (connect.allowPost && method === 'POST'));
 
-    const requests = cluster.info.resourceManager(0).requests;
+    const requests = cluster.info.resourceManager(entry.priority).requests;
     if (!requests.canCreate()) {
       cluster.info.stats.upstream_rq_pending_overflow.inc();
       this.sendOverflowReply();
@@ -221,7 +221,7 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
   private connPool(host: Host): GenericConnPool {
     if (this.terminateConnect) return new TcpConnPool(host);
     const cluster = this.cluster!;
-    return cluster.httpConnPool(host, upstreamProtocolFor(cluster.info, this.cb.streamInfo.protocol));
+    return cluster.httpConnPool(host, upstreamProtocolFor(cluster.info, this.cb.streamInfo.protocol), this.routeEntry!.priority);
   }
 
   decodeData(data: Buffer, endStream: boolean): FilterDataStatus {
@@ -481,7 +481,7 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
   private releaseRequest(): void {
     if (this.holdsRequestSlot) {
       this.holdsRequestSlot = false;
-      this.cluster!.info.resourceManager(0).requests.dec();
+      this.cluster!.info.resourceManager(this.routeEntry!.priority).requests.dec();
     }
   }
 

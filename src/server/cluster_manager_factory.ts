@@ -36,18 +36,22 @@ export interface UpstreamTransportContext {
   warn(path: string, message: string): void;
 }
 
-/** A pool for `host` in `protocol`, over the cluster's transport socket (null = raw); auto_config clusters pick by ALPN. */
-function createConnPool(host: Host, protocol: UpstreamProtocol, ts: UpstreamTransportSocketFactory | null): HttpConnectionPool {
-  if (ts !== null && host.cluster.alpnAutoConfig) return new AlpnConnPool(host, ts);
+/**
+ * A pool for `host` in `protocol`, over the cluster's transport socket (null = raw); auto_config clusters pick by ALPN.
+ * `priority` picks the circuit breakers the pool counts against (0 DEFAULT, 1 HIGH).
+ */
+function createConnPool(host: Host, protocol: UpstreamProtocol, ts: UpstreamTransportSocketFactory | null, priority = 0): HttpConnectionPool {
+  if (ts !== null && host.cluster.alpnAutoConfig) return new AlpnConnPool(host, ts, priority);
   if (protocol === 'http2') {
-    if (ts === null) return createHttp2ConnPool(host);
+    if (ts === null) return createHttp2ConnPool(host, { priority });
     return createHttp2ConnPool(host, {
       createConnection: (h) => ts.connect(h.address, h.port, h.hostname, ['h2']).socket,
       scheme: 'https',
       transportFailureReason: (err) => ts.transportFailureReason(err),
+      priority,
     });
   }
-  return new Http1ConnPool(host, ts !== null ? { transportSocket: ts } : {});
+  return new Http1ConnPool(host, ts !== null ? { transportSocket: ts, priority } : { priority });
 }
 
 /**
