@@ -27,6 +27,9 @@ import { ClusterManagerImpl } from '../upstream/cluster_manager_impl.js';
 import { Http1ConnPool } from '../upstream/conn_pool/http1_conn_pool.js';
 import { createHttp2ConnPool } from '../upstream/conn_pool/http2_conn_pool.js';
 import { AlpnConnPool } from '../upstream/conn_pool/alpn_conn_pool.js';
+import { OutlierEventLoggerImpl } from '../upstream/outlier_event_logger.js';
+import { realTimeSource } from '../common/real_time_source.js';
+import { defaultAccessLogManager } from '../logging/access_log_file.js';
 
 export type ServerClusterManager = ClusterManagerImpl;
 
@@ -84,6 +87,14 @@ function buildTransportSocket(c: Cluster, info: ClusterInfoImpl, base: string, t
   return f;
 }
 
+/** `cluster_manager.outlier_detection.event_log_path`: ejections logged there, one JSON event a line. */
+function outlierEventLoggerFor(bootstrap: Bootstrap, timeSource: TimeSource): OutlierEventLoggerImpl | null {
+  const od = bootstrap.clusterManager?.outlierDetection;
+  if (od?.eventService !== undefined) throw new ConfigError('cluster_manager.outlier_detection.event_service', 'event_service is not supported yet');
+  const path = od?.eventLogPath ?? '';
+  return path === '' ? null : new OutlierEventLoggerImpl(defaultAccessLogManager().createAccessLog(path), timeSource);
+}
+
 export interface ClusterManagerFactoryOptions {
   /**
    * The xDS transport: EDS clusters and `dynamic_resources.cds_config`
@@ -111,6 +122,7 @@ export function createClusterManager(
     releaseStats: stats.deleteScope === undefined ? undefined : (prefix, keep) => stats.deleteScope!(prefix, keep),
     defaultDnsResolverConfig: bootstrap.typedDnsResolverConfig,
     timeSource: options.timeSource,
+    outlierEventLogger: outlierEventLoggerFor(bootstrap, options.timeSource ?? realTimeSource),
   });
   const cdsConfig = bootstrap.dynamicResources?.cdsConfig;
   if (cdsConfig !== undefined) {

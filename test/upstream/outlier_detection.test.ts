@@ -7,7 +7,11 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from '../support/http_util.js';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventually, readStats, request } from '../support/http_util.js';
+import { startLegate, type LegateProcess } from '../support/legate_process.js';
 import { startFaultyUpstream, type FaultyUpstream } from '../support/faulty_upstream.js';
 import { startInProcessProxy, type InProcessProxy } from '../support/in_process_proxy.js';
 import { SimulatedTimeSource } from '../support/simulated_time.js';
@@ -365,5 +369,51 @@ describe('outlier detection: pieces', () => {
     assert.equal(resultToHttpCode(OutlierResult.ExtOriginRequestFailed), 500);
     assert.equal(resultToHttpCode(OutlierResult.LocalOriginConnectSuccessFinal), 200);
     assert.equal(resultToHttpCode(OutlierResult.LocalOriginConnectSuccess), null);
+  });
+});
+
+describe('outlier detection in a real legate process', () => {
+  let legate: LegateProcess | undefined;
+  let ups: FaultyUpstream[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'legate-outlier-'));
+  after(async () => {
+    await legate?.stop();
+    await Promise.all(ups.map((u) => u.close()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('admin /clusters shows failed_outlier_check and the event log has the ejection', async () => {
+    ups = await Promise.all(['a', 'b'].map((n) => startFaultyUpstream(n)));
+    const log = join(dir, 'outlier.log');
+    const yaml = `admin: { address: { socket_address: { address: 127.0.0.1, port_value: 0 } } }
+cluster_manager: { outlier_detection: { event_log_path: ${JSON.stringify(log)} } }
+${bootstrap(ups, '{ consecutive_5xx: 2, always_eject_one_host: true }')}`;
+    legate = await startLegate(yaml, { expectListeners: ['ingress'], expectAdmin: true, args: ['--file-flush-interval-msec', '50'] });
+    const port = legate.ports.get('ingress')!;
+    const [a] = ups;
+    a!.setDefault({ kind: 'status', status: 500 });
+    for (let i = 0; i < 20 && a!.requests.length < 2; i++) await request(port, { path: '/' });
+    const text = (await request(legate.adminPort!, { path: '/clusters' })).body;
+    assert.match(text, new RegExp(`backend::127\\.0\\.0\\.1:${a!.port}::health_flags::/failed_outlier_check\\n`));
+    assert.match(text, new RegExp(`backend::127\\.0\\.0\\.1:${ups[1]!.port}::health_flags::healthy\\n`));
+    assert.match(text, /backend::outlier::success_rate_average::-1\n/);
+    assert.match(text, new RegExp(`backend::127\\.0\\.0\\.1:${a!.port}::success_rate::-1\\n`));
+    const json = JSON.parse((await request(legate.adminPort!, { path: '/clusters?format=json' })).body) as {
+      cluster_statuses: Array<{ name: string; host_statuses: Array<{ address: { socket_address: { port_value: number } }; health_status: { failed_outlier_check?: boolean } }> }>;
+    };
+    const hosts = json.cluster_statuses.find((c) => c.name === 'backend')!.host_statuses;
+    assert.equal(hosts.find((h) => h.address.socket_address.port_value === a!.port)!.health_status.failed_outlier_check, true);
+    const stats = await readStats(legate.adminPort!);
+    assert.equal(stats.get(`${OD}ejections_enforced_consecutive_5xx`), 1);
+
+    await eventually(() => existsSync(log) && readFileSync(log, 'utf8').includes('\n'), 5000, 'event log written');
+    const event = JSON.parse(readFileSync(log, 'utf8').split('\n')[0]!) as Record<string, unknown>;
+    assert.equal(event['type'], 'CONSECUTIVE_5XX');
+    assert.equal(event['action'], 'EJECT');
+    assert.equal(event['enforced'], true);
+    assert.equal(event['cluster_name'], 'backend');
+    assert.equal(event['upstream_url'], `127.0.0.1:${a!.port}`);
+    assert.equal(event['num_ejections'], 1);
+    assert.deepEqual(event['eject_consecutive_event'], {});
   });
 });
