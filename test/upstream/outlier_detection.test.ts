@@ -161,6 +161,15 @@ describe('outlier detection: consecutive 5xx', () => {
     a!.setDefault({ kind: 'ok' });
     const back = await r.spread(6);
     assert.ok((back.get('a') ?? 0) > 0, 'the returned host gets traffic again');
+
+    // Two intervals in service earn back both steps: the next ejection is 30 s again (not 90 s).
+    r.clock.advance(20_000);
+    a!.setDefault({ kind: 'status', status: 500 });
+    await hitUntil(r, a!, 3);
+    assert.equal(r.healthText(a!), '/failed_outlier_check');
+    r.clock.advance(30_000);
+    assert.equal(r.healthText(a!), 'healthy');
+    assert.equal(r.stat(`${OD}ejections_enforced_total`), 3);
   });
 });
 
