@@ -124,6 +124,7 @@ export class RouteEntryImpl implements RouteEntry {
   readonly maxGrpcTimeoutMs: number | null;
   readonly grpcTimeoutOffsetMs: number | null;
   readonly autoHostRewrite: boolean;
+  readonly priority: number;
   readonly appendXForwardedHost: boolean;
   /** `host_rewrite_literal` ('' = none). */
   readonly hostRewriteLiteral: string;
@@ -174,6 +175,7 @@ export class RouteEntryImpl implements RouteEntry {
 
     this.clusterNotFoundResponseCode = [503, 404, 500][action.clusterNotFoundResponseCode] ?? 503;
     this.timeoutMs = durationToMs(action.timeout, DEFAULT_ROUTE_TIMEOUT_MS);
+    this.priority = action.priority === 0 ? 0 : 1; // RoutingPriority DEFAULT / HIGH
     this.idleTimeoutMsOrNull = action.idleTimeout === undefined ? null : durationToMs(action.idleTimeout, 0);
     this.idleTimeoutMs = this.idleTimeoutMsOrNull ?? 0;
     const msd = action.maxStreamDuration;

@@ -21,6 +21,7 @@ import type { RouteEntry } from '../envoy/router/router.js';
 import { ResponseFlag } from '../envoy/stream_info/response_flags.js';
 import { PoolFailureReason, type ClusterManager, type LoadBalancerContext, type ThreadLocalCluster } from '../envoy/upstream/cluster_manager.js';
 import type { Host } from '../envoy/upstream/host.js';
+import { OutlierResult } from '../envoy/upstream/outlier_detection.js';
 import { isGrpcRequestHeaders, GrpcStatus } from '../common/grpc/common.js';
 import { routeGlobalTimeoutMs, setGrpcTimeoutHeader, streamDurationTimeoutMs } from './timeouts.js';
 import { TcpConnPool } from './tcp_upstream.js';
@@ -186,7 +187,7 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
     const method = headers.get(':method');
     this.terminateConnect = connect !== null && (method === 'CONNECT' || (connect.allowPost && method === 'POST'));
 
-    const requests = cluster.info.resourceManager(0).requests;
+    const requests = cluster.info.resourceManager(entry.priority).requests;
     if (!requests.canCreate()) {
       cluster.info.stats.upstream_rq_pending_overflow.inc();
       this.sendOverflowReply();
@@ -220,7 +221,7 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
   private connPool(host: Host): GenericConnPool {
     if (this.terminateConnect) return new TcpConnPool(host);
     const cluster = this.cluster!;
-    return cluster.httpConnPool(host, upstreamProtocolFor(cluster.info, this.cb.streamInfo.protocol));
+    return cluster.httpConnPool(host, upstreamProtocolFor(cluster.info, this.cb.streamInfo.protocol), this.routeEntry!.priority);
   }
 
   decodeData(data: Buffer, endStream: boolean): FilterDataStatus {
@@ -289,6 +290,7 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
     const stats = this.cluster!.info.stats;
     stats.upstream_rq_timeout.inc();
     ur.host.stats.rq_timeout++;
+    if (!this.downstreamResponseStarted) ur.host.outlierDetector?.putResult(OutlierResult.LocalOriginTimeout, 504); // Envoy: only while awaiting headers
     ur.resetStream();
     this.upstreamRequest = null;
     this.releaseRequest();
@@ -479,7 +481,7 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
   private releaseRequest(): void {
     if (this.holdsRequestSlot) {
       this.holdsRequestSlot = false;
-      this.cluster!.info.resourceManager(0).requests.dec();
+      this.cluster!.info.resourceManager(this.routeEntry!.priority).requests.dec();
     }
   }
 

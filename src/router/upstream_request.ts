@@ -10,8 +10,10 @@ import {
   type StreamCallbacks,
 } from '../envoy/http/codec.js';
 import type { HeaderMap } from '../envoy/http/header_map.js';
-import type { Cancellable, ConnectionPoolCallbacks, PoolFailureReason } from '../envoy/upstream/cluster_manager.js';
+import { PoolFailureReason, type Cancellable, type ConnectionPoolCallbacks } from '../envoy/upstream/cluster_manager.js';
+import { OutlierResult } from '../envoy/upstream/outlier_detection.js';
 import type { Host, UpstreamProtocol } from '../envoy/upstream/host.js';
+import { outlierResponseCode } from './outlier_response_code.js';
 import type { RouterFilter } from './router_filter.js';
 
 /**
@@ -62,6 +64,7 @@ export class UpstreamRequest implements ResponseDecoder, StreamCallbacks, Connec
     if (this.finished) { encoder.getStream().resetStream(StreamResetReason.LocalReset); return; }
     this.encoder = encoder;
     this.active = true;
+    host.outlierDetector?.putResult(OutlierResult.LocalOriginConnectSuccess);
     const stats = host.cluster.stats;
     stats.upstream_rq_active.inc();
     host.activeRequests++; // the same number as host.stats.rq_active (HostImpl)
@@ -93,6 +96,8 @@ export class UpstreamRequest implements ResponseDecoder, StreamCallbacks, Connec
     this.pending = null;
     if (this.finished) return;
     this.finished = true;
+    // An overflow is the cluster's own circuit breaker, not the host's fault (Envoy skips it too).
+    if (reason !== PoolFailureReason.Overflow) this.host.outlierDetector?.putResult(OutlierResult.LocalOriginConnectFailed);
     this.parent.onPoolFailure(reason, transportFailureReason);
   }
 
@@ -136,6 +141,7 @@ export class UpstreamRequest implements ResponseDecoder, StreamCallbacks, Connec
     if (this.finished) return;
     const status = Number(headers.get(':status'));
     this.host.stats[status >= 500 ? 'rq_error' : 'rq_success']++;
+    this.host.outlierDetector?.putHttpResponseCode(outlierResponseCode(headers, this.headers));
     this.parent.onUpstreamHeaders(headers, endStream, performance.now() - this.sentTime);
   }
   decodeData(data: Buffer, endStream: boolean): void {
@@ -153,6 +159,7 @@ export class UpstreamRequest implements ResponseDecoder, StreamCallbacks, Connec
     this.release();
     this.finished = true;
     this.host.cluster.stats.upstream_rq_rx_reset.inc();
+    if (reason !== StreamResetReason.Overflow) this.host.outlierDetector?.putResult(OutlierResult.LocalOriginConnectFailed);
     this.parent.onUpstreamReset(reason, transportFailureReason);
   }
   onAboveWriteBufferHighWatermark(): void { this.parent.onUpstreamAboveWriteBufferHighWatermark(); }

@@ -64,6 +64,7 @@ function clusterSnapshots(server: Server): ClusterStatusSnapshot[] {
       observabilityName: c.statName,
       addedViaApi: c.addedViaApi,
       circuitBreakers: { default: th(def), high: th(high) },
+      outlier: c.outlier,
       hosts: c.hosts.map((h) => ({
         address: { address: h.address, port: h.port },
         hostname: h.hostname,
@@ -83,6 +84,8 @@ function clusterSnapshots(server: Server): ClusterStatusSnapshot[] {
         weight: h.weight,
         locality: h.locality,
         priority: h.priority,
+        successRate: h.successRate,
+        localOriginSuccessRate: h.localOriginSuccessRate,
       })),
     };
   });

@@ -15,6 +15,7 @@ import type { HttpConnectionPool } from '../envoy/upstream/cluster_manager.js';
 import type { Host, UpstreamProtocol } from '../envoy/upstream/host.js';
 import type { Scope } from '../envoy/stats/stats.js';
 import type { SubscriptionFactory } from '../envoy/config/subscription.js';
+import type { TimeSource } from '../envoy/common/time.js';
 import type { TransportSocketFactoryContext, UpstreamTransportSocketConfigFactory } from '../envoy/config/typed_config.js';
 import type { UpstreamTransportSocketFactory } from '../envoy/network/transport_socket.js';
 import type { SecretManager } from '../envoy/secret/secret_manager.js';
@@ -26,6 +27,9 @@ import { ClusterManagerImpl } from '../upstream/cluster_manager_impl.js';
 import { Http1ConnPool } from '../upstream/conn_pool/http1_conn_pool.js';
 import { createHttp2ConnPool } from '../upstream/conn_pool/http2_conn_pool.js';
 import { AlpnConnPool } from '../upstream/conn_pool/alpn_conn_pool.js';
+import { OutlierEventLoggerImpl } from '../upstream/outlier_event_logger.js';
+import { realTimeSource } from '../common/real_time_source.js';
+import { defaultAccessLogManager } from '../logging/access_log_file.js';
 
 export type ServerClusterManager = ClusterManagerImpl;
 
@@ -35,18 +39,22 @@ export interface UpstreamTransportContext {
   warn(path: string, message: string): void;
 }
 
-/** A pool for `host` in `protocol`, over the cluster's transport socket (null = raw); auto_config clusters pick by ALPN. */
-function createConnPool(host: Host, protocol: UpstreamProtocol, ts: UpstreamTransportSocketFactory | null): HttpConnectionPool {
-  if (ts !== null && host.cluster.alpnAutoConfig) return new AlpnConnPool(host, ts);
+/**
+ * A pool for `host` in `protocol`, over the cluster's transport socket (null = raw); auto_config clusters pick by ALPN.
+ * `priority` picks the circuit breakers the pool counts against (0 DEFAULT, 1 HIGH).
+ */
+function createConnPool(host: Host, protocol: UpstreamProtocol, ts: UpstreamTransportSocketFactory | null, priority = 0): HttpConnectionPool {
+  if (ts !== null && host.cluster.alpnAutoConfig) return new AlpnConnPool(host, ts, priority);
   if (protocol === 'http2') {
-    if (ts === null) return createHttp2ConnPool(host);
+    if (ts === null) return createHttp2ConnPool(host, { priority });
     return createHttp2ConnPool(host, {
       createConnection: (h) => ts.connect(h.address, h.port, h.hostname, ['h2']).socket,
       scheme: 'https',
       transportFailureReason: (err) => ts.transportFailureReason(err),
+      priority,
     });
   }
-  return new Http1ConnPool(host, ts !== null ? { transportSocket: ts } : {});
+  return new Http1ConnPool(host, ts !== null ? { transportSocket: ts, priority } : { priority });
 }
 
 /**
@@ -79,6 +87,14 @@ function buildTransportSocket(c: Cluster, info: ClusterInfoImpl, base: string, t
   return f;
 }
 
+/** `cluster_manager.outlier_detection.event_log_path`: ejections logged there, one JSON event a line. */
+function outlierEventLoggerFor(bootstrap: Bootstrap, timeSource: TimeSource): OutlierEventLoggerImpl | null {
+  const od = bootstrap.clusterManager?.outlierDetection;
+  if (od?.eventService !== undefined) throw new ConfigError('cluster_manager.outlier_detection.event_service', 'event_service is not supported yet');
+  const path = od?.eventLogPath ?? '';
+  return path === '' ? null : new OutlierEventLoggerImpl(defaultAccessLogManager().createAccessLog(path), timeSource);
+}
+
 export interface ClusterManagerFactoryOptions {
   /**
    * The xDS transport: EDS clusters and `dynamic_resources.cds_config`
@@ -86,6 +102,8 @@ export interface ClusterManagerFactoryOptions {
    * cds_config is ignored (with a warning).
    */
   readonly subscriptionFactory?: SubscriptionFactory;
+  /** Clock and timers of outlier detection (default: the real clock; tests pass a simulated one). */
+  readonly timeSource?: TimeSource;
 }
 
 export function createClusterManager(
@@ -103,6 +121,8 @@ export function createClusterManager(
     subscriptionFactory: options.subscriptionFactory,
     releaseStats: stats.deleteScope === undefined ? undefined : (prefix, keep) => stats.deleteScope!(prefix, keep),
     defaultDnsResolverConfig: bootstrap.typedDnsResolverConfig,
+    timeSource: options.timeSource,
+    outlierEventLogger: outlierEventLoggerFor(bootstrap, options.timeSource ?? realTimeSource),
   });
   const cdsConfig = bootstrap.dynamicResources?.cdsConfig;
   if (cdsConfig !== undefined) {

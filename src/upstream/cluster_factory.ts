@@ -3,6 +3,7 @@
  * Cluster message. Throws ConfigError for invalid or unsupported config; has
  * no side effect until `cluster.initialize()` starts discovery.
  */
+import type { TimeSource } from '../envoy/common/time.js';
 import type { SubscriptionFactory } from '../envoy/config/subscription.js';
 import type { Scope } from '../envoy/stats/stats.js';
 import type { LoadBalancer } from '../envoy/upstream/cluster_manager.js';
@@ -13,6 +14,9 @@ import type { ClusterImplBase } from './cluster_impl_base.js';
 import { dnsLookupFamilyOf, dnsResolverConfigFromCluster, type DnsResolver, type DnsResolverConfig } from './dns_resolver.js';
 import { EdsClusterImpl } from './eds_cluster.js';
 import { createLoadBalancer } from './load_balancer_factory.js';
+import { outlierDetectorConfigFrom } from './outlier_detection_config.js';
+import { DetectorImpl, type OutlierEventLogger } from './outlier_detection_impl.js';
+import { realTimeSource } from '../common/real_time_source.js';
 import type { RandomGenerator } from './load_balancer_impl.js';
 import { LogicalDnsCluster } from './logical_dns_cluster.js';
 import { ConfigError } from './proto_util.js';
@@ -35,6 +39,10 @@ export interface ClusterFactoryContext {
   createDnsResolver: (config: DnsResolverConfig) => DnsResolver;
   /** Where EDS clusters subscribe (absent: EDS clusters are a config error). */
   subscriptionFactory?: SubscriptionFactory;
+  /** Clock and timers of outlier detection (default: the real clock). */
+  timeSource?: TimeSource;
+  /** The cluster manager's outlier_detection event log, if any. */
+  outlierEventLogger?: OutlierEventLogger | null;
 }
 
 export interface BuiltCluster {
@@ -45,6 +53,8 @@ export interface BuiltCluster {
 export function createCluster(config: Cluster, ctx: ClusterFactoryContext): BuiltCluster {
   const base = ctx.fieldPath;
   const info = new ClusterInfoImpl(config, { statsScope: ctx.statsScope, addedViaApi: ctx.addedViaApi, fieldPath: base });
+  // Validated before anything is created that would need cleaning up.
+  const outlierConfig = config.outlierDetection === undefined ? null : outlierDetectorConfigFrom(config.outlierDetection, `${base}.outlier_detection`);
   let cluster: ClusterImplBase;
   if (info.type === 'static') {
     cluster = new StaticClusterImpl(info, base);
@@ -75,5 +85,13 @@ export function createCluster(config: Cluster, ctx: ClusterFactoryContext): Buil
     }
   }
   const loadBalancer = createLoadBalancer(info.lb, cluster.prioritySet, info.stats, ctx.random);
+  if (outlierConfig !== null) {
+    cluster.setOutlierDetector(new DetectorImpl(outlierConfig, cluster.prioritySet, {
+      scope: info.statsScope,
+      timeSource: ctx.timeSource ?? realTimeSource,
+      random: ctx.random,
+      eventLogger: ctx.outlierEventLogger,
+    }));
+  }
   return { cluster, loadBalancer };
 }

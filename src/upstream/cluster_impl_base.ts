@@ -20,6 +20,7 @@ import type { LbEndpoint, LocalityLbEndpoints } from '../generated/envoy/config/
 import type { ClusterLoadAssignment, ClusterLoadAssignment_Policy } from '../generated/envoy/config/endpoint/v3/endpoint_pb.js';
 import { isIP } from 'node:net';
 import type { ClusterInfoImpl } from './cluster_info_impl.js';
+import type { DetectorImpl } from './outlier_detection_impl.js';
 import { HostImpl, edsHealthFlags, localityOf, metadataOf } from './host_impl.js';
 import { DEFAULT_OVERPROVISIONING_FACTOR, PrioritySetImpl } from './priority_set_impl.js';
 import { ConfigError, notSupportedYet, socketAddressOf } from './proto_util.js';
@@ -61,6 +62,8 @@ export abstract class ClusterImplBase {
   private readonly initPromise: Promise<void>;
   private resolveInit!: () => void;
   private readonly initCallbacks: Array<() => void> = [];
+  /** Outlier detection, when the cluster has `outlier_detection` (see setOutlierDetector). */
+  outlierDetector: DetectorImpl | null = null;
 
   constructor(
     readonly info: ClusterInfoImpl,
@@ -118,9 +121,16 @@ export abstract class ClusterImplBase {
     else this.initCallbacks.push(cb);
   }
 
+  /** Attaches outlier detection: an ejection or return re-partitions the host's priority so the LB follows. */
+  setOutlierDetector(detector: DetectorImpl): void {
+    this.outlierDetector = detector;
+    detector.addChangedStateCb((host) => this.prioritySet.refreshHealth(host.priority));
+  }
+
   /** Stops timers and outstanding queries; the host lists stay as they were. */
   destroy(): void {
     this.destroyed = true;
+    this.outlierDetector?.destroy();
     this.onPreInitComplete(); // nobody should wait on a dead cluster
   }
 

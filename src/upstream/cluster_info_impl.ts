@@ -125,6 +125,8 @@ export class ClusterInfoImpl implements ClusterInfo {
     this.statsScope = prefixedScope(options.statsScope, clusterStatPrefix(config.name, config.altStatName));
     this.stats = createClusterStats(this.statsScope);
     const thresholds = config.circuitBreakers?.thresholds ?? [];
+    rejectRepeatedPriorities(thresholds, `${base}.circuit_breakers.thresholds`);
+    rejectRepeatedPriorities(config.circuitBreakers?.perHostThresholds ?? [], `${base}.circuit_breakers.per_host_thresholds`);
     this.resourceManagers = [
       new ResourceManagerImpl(this.statsScope, 'default', thresholdsFor(thresholds, RoutingPriority.DEFAULT)),
       new ResourceManagerImpl(this.statsScope, 'high', thresholdsFor(thresholds, RoutingPriority.HIGH)),
@@ -234,6 +236,22 @@ function validateUpstreamHttp2Options(o: Http2ProtocolOptions, path: string): vo
     throw new ConfigError(`${path}.connection_keepalive.timeout`, 'timeout is required');
   }
   if (o.allowMetadata) throw notSupportedYet(`${path}.allow_metadata`, 'HTTP/2 METADATA frames');
+}
+
+/**
+ * One thresholds entry per routing priority: Envoy silently uses the first
+ * of several, which hides a typo, so Legate refuses the repeat.
+ */
+function rejectRepeatedPriorities(list: CircuitBreakers_Thresholds[], path: string): void {
+  const seen = new Map<number, number>();
+  list.forEach((t, i) => {
+    const prev = seen.get(t.priority);
+    if (prev !== undefined) {
+      throw new ConfigError(`${path}[${i}].priority`,
+        `thresholds for priority ${enumName(RoutingPriority, t.priority)} are already given in ${path}[${prev}]`);
+    }
+    seen.set(t.priority, i);
+  });
 }
 
 function thresholdsFor(list: CircuitBreakers_Thresholds[], priority: number): CircuitBreakerThresholds {

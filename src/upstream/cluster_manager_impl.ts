@@ -47,6 +47,7 @@
  */
 import { getLogger } from '../common/logger.js';
 import { validateMessage } from '../config/pgv_validator.js';
+import type { TimeSource } from '../envoy/common/time.js';
 import type { SubscriptionFactory } from '../envoy/config/subscription.js';
 import type { UpstreamTransportSocketFactory } from '../envoy/network/transport_socket.js';
 import type { Scope } from '../envoy/stats/stats.js';
@@ -69,6 +70,7 @@ import {
 import { healthFlagsToString, type Locality } from './host_impl.js';
 import type { LbPolicyConfig } from './load_balancer_config.js';
 import { defaultRandom, type RandomGenerator } from './load_balancer_impl.js';
+import type { OutlierEventLogger } from './outlier_detection_impl.js';
 import { ConfigError, messageFingerprint } from './proto_util.js';
 import { ThreadLocalClusterImpl, type ConnPoolFactory } from './thread_local_cluster_impl.js';
 
@@ -110,6 +112,10 @@ export interface ClusterManagerOptions {
   dnsResolverOptions?: DnsResolverOptions;
   /** Replaces resolver creation (tests). `undefined` config = the default resolver. */
   dnsResolverFactory?: (config: DnsResolverConfig | undefined) => DnsResolver;
+  /** Clock and timers of the clusters' outlier detection (default: the real clock; tests pass a simulated one). */
+  timeSource?: TimeSource;
+  /** Where outlier ejections are logged (bootstrap cluster_manager.outlier_detection.event_log_path). */
+  outlierEventLogger?: OutlierEventLogger | null;
 }
 
 /** What the cluster manager needs of the CDS API (cds_api_impl.ts). */
@@ -169,6 +175,17 @@ export interface HostSnapshot {
   priority: number;
   locality: Locality;
   stats: HostStats;
+  /** Outlier detection's success rate of the last interval (percent), -1 when not computed or no detector. */
+  successRate: number;
+  localOriginSuccessRate: number;
+}
+
+/** The cluster's outlier detector figures (admin /clusters `outlier::`), -1 when not computed. */
+export interface OutlierDetectorSnapshot {
+  successRateAverage: number;
+  successRateEjectionThreshold: number;
+  localOriginSuccessRateAverage: number;
+  localOriginSuccessRateEjectionThreshold: number;
 }
 
 export interface CircuitBreakerSnapshot {
@@ -192,6 +209,8 @@ export interface ClusterSnapshot {
   lbPolicy: LbPolicyConfig['kind'];
   circuitBreakers: CircuitBreakerSnapshot[];
   hosts: HostSnapshot[];
+  /** Present when the cluster has outlier_detection. */
+  outlier?: OutlierDetectorSnapshot;
 }
 
 export class ClusterManagerImpl implements ClusterManager {
@@ -416,6 +435,7 @@ export class ClusterManagerImpl implements ClusterManager {
         };
       };
       const hosts: HostSnapshot[] = [];
+      const od = e.cluster.outlierDetector;
       for (const hs of e.cluster.prioritySet.hostSetsPerPriority) {
         for (const h of hs.hosts) {
           hosts.push({
@@ -429,6 +449,8 @@ export class ClusterManagerImpl implements ClusterManager {
             priority: h.priority,
             locality: { ...h.locality },
             stats: { ...h.stats },
+            successRate: h.outlierDetector?.successRate('external') ?? -1,
+            localOriginSuccessRate: h.outlierDetector?.successRate('local') ?? -1,
           });
         }
       }
@@ -442,6 +464,14 @@ export class ClusterManagerImpl implements ClusterManager {
         lbPolicy: info.lb.policy.kind,
         circuitBreakers: [cb('default'), cb('high')],
         hosts,
+        ...(od === null ? {} : {
+          outlier: {
+            successRateAverage: od.successRateAverage('external'),
+            successRateEjectionThreshold: od.successRateEjectionThreshold('external'),
+            localOriginSuccessRateAverage: od.successRateAverage('local'),
+            localOriginSuccessRateEjectionThreshold: od.successRateEjectionThreshold('local'),
+          },
+        }),
       });
     };
     for (const e of this.active.values()) add(e, false);
@@ -473,6 +503,8 @@ export class ClusterManagerImpl implements ClusterManager {
       defaultDnsResolver: () => this.getDefaultResolver(),
       createDnsResolver: (config) => this.makeResolver(config),
       subscriptionFactory: this.options.subscriptionFactory,
+      timeSource: this.options.timeSource,
+      outlierEventLogger: this.options.outlierEventLogger,
     });
     let transportSocket: UpstreamTransportSocketFactory | null;
     try {

@@ -15,6 +15,7 @@
  * new connections use the latest address and old ones are left alone.
  */
 import { HealthFlag, type ClusterInfo, type Host } from '../envoy/upstream/host.js';
+import type { DetectorHostMonitor } from '../envoy/upstream/outlier_detection.js';
 import type { HostStats } from '../envoy/upstream/stats.js';
 import type { LbEndpoint, LocalityLbEndpoints } from '../generated/envoy/config/endpoint/v3/endpoint_components_pb.js';
 import { HealthStatus } from './proto_enums.js';
@@ -123,6 +124,8 @@ export class HostImpl implements Host {
   healthFlags: number;
   /** The ThreadLocalCluster that saw this host removed by discovery (its pools are not kept); null while a member. */
   goneFrom: object | null = null;
+  /** Set by the cluster's outlier detector (outlier_detection_impl.ts). */
+  outlierDetector?: DetectorHostMonitor;
   private currentAddress: string;
   private currentPort: number;
   private currentAddressString: string;

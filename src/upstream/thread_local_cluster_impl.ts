@@ -26,7 +26,14 @@ export type ConnPoolFactory = (
   host: Host,
   protocol: UpstreamProtocol,
   transportSocket: UpstreamTransportSocketFactory | null,
+  /** Circuit-breaker priority (0 DEFAULT, 1 HIGH); pools are kept per priority, as Envoy's. */
+  priority?: number,
 ) => HttpConnectionPool;
+
+/** Pools per host are keyed by protocol, and by priority for HIGH (`http1`, `http1/high`). */
+type PoolKey = string;
+const poolKey = (protocol: UpstreamProtocol, priority: number): PoolKey => (priority === 0 ? protocol : `${protocol}/high`);
+const keyPriority = (key: PoolKey): number => (key.endsWith('/high') ? 1 : 0);
 
 /** Drains `pool` and destroys it once idle (at once when it already is). */
 function drainAndDestroy(pool: HttpConnectionPool, onDestroyed: () => void): void {
@@ -52,7 +59,7 @@ function drainAndDestroy(pool: HttpConnectionPool, onDestroyed: () => void): voi
 interface GoneMark { goneFrom?: object | null }
 
 export class ThreadLocalClusterImpl implements ThreadLocalCluster {
-  private readonly pools = new Map<Host, Map<UpstreamProtocol, HttpConnectionPool>>();
+  private readonly pools = new Map<Host, Map<PoolKey, HttpConnectionPool>>();
   private readonly unsubscribe: () => void;
   private retired = false;
   /** Pools draining (host removed, cluster retired) or one-off; onRetired runs when none is left. */
@@ -91,18 +98,20 @@ export class ThreadLocalClusterImpl implements ThreadLocalCluster {
     return host;
   }
 
-  httpConnPool(host: Host, protocol: UpstreamProtocol): HttpConnectionPool {
-    if (this.retired || (host as GoneMark).goneFrom === this) return this.transientPool(host, protocol);
+  httpConnPool(host: Host, protocol: UpstreamProtocol, priority = 0): HttpConnectionPool {
+    const prio = priority === 0 ? 0 : 1;
+    if (this.retired || (host as GoneMark).goneFrom === this) return this.transientPool(host, protocol, prio);
     let byProto = this.pools.get(host);
     if (byProto === undefined) {
       byProto = new Map();
       this.pools.set(host, byProto);
     }
-    let pool = byProto.get(protocol);
+    const key = poolKey(protocol, prio);
+    let pool = byProto.get(key);
     if (pool === undefined) {
-      pool = this.connPoolFactory(host, protocol, this.transportSocket);
-      this.info.resourceManager(0).connectionPools.inc();
-      byProto.set(protocol, pool);
+      pool = this.connPoolFactory(host, protocol, this.transportSocket, prio);
+      this.info.resourceManager(prio).connectionPools.inc();
+      byProto.set(key, pool);
     }
     return pool;
   }
@@ -124,7 +133,7 @@ export class ThreadLocalClusterImpl implements ThreadLocalCluster {
     this.retired = true;
     this.unsubscribe();
     for (const [host, byProto] of [...this.pools]) {
-      for (const [protocol, pool] of [...byProto]) this.removePool(host, protocol, pool);
+      for (const [key, pool] of [...byProto]) this.removePool(host, key, pool);
     }
     // Set after the loop: idle pools are destroyed synchronously inside it.
     this.onRetired = onDrained ?? null;
@@ -140,9 +149,9 @@ export class ThreadLocalClusterImpl implements ThreadLocalCluster {
   }
 
   /** A pool for one request on a removed host or cluster, destroyed once its streams are done. */
-  private transientPool(host: Host, protocol: UpstreamProtocol): HttpConnectionPool {
-    const pool = this.connPoolFactory(host, protocol, this.transportSocket);
-    const resources = this.info.resourceManager(0);
+  private transientPool(host: Host, protocol: UpstreamProtocol, priority: number): HttpConnectionPool {
+    const pool = this.connPoolFactory(host, protocol, this.transportSocket, priority);
+    const resources = this.info.resourceManager(priority);
     resources.connectionPools.inc();
     this.draining.add(pool);
     let done = false;
@@ -163,18 +172,18 @@ export class ThreadLocalClusterImpl implements ThreadLocalCluster {
   private drainHostPools(host: Host): void {
     const byProto = this.pools.get(host);
     if (byProto === undefined) return;
-    for (const [protocol, pool] of [...byProto]) this.removePool(host, protocol, pool);
+    for (const [key, pool] of [...byProto]) this.removePool(host, key, pool);
   }
 
-  private removePool(host: Host, protocol: UpstreamProtocol, pool: HttpConnectionPool): void {
+  private removePool(host: Host, key: PoolKey, pool: HttpConnectionPool): void {
     const byProto = this.pools.get(host);
-    if (byProto?.get(protocol) === pool) {
-      byProto.delete(protocol);
+    if (byProto?.get(key) === pool) {
+      byProto.delete(key);
       if (byProto.size === 0) this.pools.delete(host);
     }
     this.draining.add(pool);
     drainAndDestroy(pool, () => {
-      this.info.resourceManager(0).connectionPools.dec();
+      this.info.resourceManager(keyPriority(key)).connectionPools.dec();
       this.draining.delete(pool);
       this.maybeRetired();
     });

@@ -7,6 +7,7 @@
  * Listeners bind real sockets on 127.0.0.1; stop() closes everything.
  */
 import type { Scope } from '../../src/envoy/stats/stats.js';
+import type { TimeSource } from '../../src/envoy/common/time.js';
 import type { SubscriptionFactory } from '../../src/envoy/config/subscription.js';
 import type { ServerClusterManager } from '../../src/server/cluster_manager_factory.js';
 import { loadBootstrap } from '../../src/config/bootstrap_loader.js';
@@ -34,6 +35,8 @@ export interface InProcessProxyOptions {
   /** Builds the SDS subscription factory once the cluster manager exists (none: sds_config is a config error). */
   subscriptionFactory?: (deps: { clusterManager: ServerClusterManager; scope: Scope; configDir: string }) => SubscriptionFactory;
   configDir?: string;
+  /** Clock of the clusters' outlier detection (a SimulatedTimeSource in tests). */
+  timeSource?: TimeSource;
 }
 
 export async function startInProcessProxy(yaml: string, o: InProcessProxyOptions = {}): Promise<InProcessProxy> {
@@ -46,7 +49,7 @@ export async function startInProcessProxy(yaml: string, o: InProcessProxyOptions
   const secretManager = new SecretManagerImpl({ scope: root, configDir, awaitSubscriptionFactory: o.subscriptionFactory !== undefined });
   secretManager.addStaticSecrets(b.staticResources?.secrets ?? [], 'static_resources.secrets');
   const warn = (path: string, message: string): void => { process.stderr.write(`config warning: ${path}: ${message}\n`); };
-  const clusterManager = createClusterManager({ stats }, b, { secretManager, configDir, warn });
+  const clusterManager = createClusterManager({ stats }, b, { secretManager, configDir, warn }, { timeSource: o.timeSource });
   await clusterManager.initialize();
   if (o.subscriptionFactory !== undefined) secretManager.setSubscriptionFactory(o.subscriptionFactory({ clusterManager, scope: root, configDir }));
   const drain = new DrainManager();

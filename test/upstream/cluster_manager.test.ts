@@ -218,8 +218,11 @@ load_assignment:
         priority: 0,
         locality: { region: 'r1', zone: 'z1', subZone: '' },
         stats: undefined,
+        successRate: -1,
+        localOriginSuccessRate: -1,
       },
     );
+    assert.equal(s.outlier, undefined, 'no outlier_detection: no outlier figures');
     assert.equal(s.hosts[0].stats.rq_total, 0);
     assert.equal(s.hosts[1].healthFlagsText, '/failed_eds_health');
     cm.shutdown();

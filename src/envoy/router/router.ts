@@ -101,6 +101,8 @@ export interface RouteEntry extends HeaderMutations {
   rewriteRequest(headers: HeaderMap, insertEnvoyOriginalPath: boolean): void;
   /** auto_host_rewrite: the router replaces :authority with the chosen host's hostname. */
   readonly autoHostRewrite: boolean;
+  /** Route `priority`: which circuit breakers and pools the request uses (0 DEFAULT, 1 HIGH). */
+  readonly priority: number;
   readonly retryPolicy: RetryPolicy | null;
   readonly upgradeConfigs: ReadonlyArray<UpgradeConfig>;
   /** The CONNECT upgrade's connect_config, when the route terminates CONNECT (null: CONNECT is proxied as HTTP). */

@@ -81,7 +81,7 @@ export interface ThreadLocalCluster {
   readonly prioritySet: PrioritySet;
   readonly loadBalancer: LoadBalancer;
   /** A connection pool to `host`, created on first use and kept per (host, protocol). */
-  httpConnPool(host: Host, protocol: UpstreamProtocol): HttpConnectionPool;
+  httpConnPool(host: Host, protocol: UpstreamProtocol, priority?: number): HttpConnectionPool;
 }
 
 export interface ClusterManager {

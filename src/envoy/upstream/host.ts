@@ -4,6 +4,7 @@
  * immutable settings and stats. Both are created by the cluster manager when a
  * cluster is added and are shared by every request.
  */
+import type { DetectorHostMonitor } from './outlier_detection.js';
 import type { ClusterStats, HostStats } from './stats.js';
 
 /** Health flags on a host (bit set), as Envoy's `Host::HealthFlag`. */
@@ -47,6 +48,8 @@ export interface Host extends HostDescription {
   healthy(): boolean;
   /** Outstanding requests on this host (least-request LB reads it). */
   activeRequests: number;
+  /** Outlier detection's monitor, when the cluster has outlier_detection (the data path reports into it). */
+  outlierDetector?: DetectorHostMonitor;
 }
 
 /** Per-priority circuit breaker limits and their current use. */

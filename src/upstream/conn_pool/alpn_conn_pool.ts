@@ -35,7 +35,8 @@ export class AlpnConnPool implements HttpConnectionPool {
   private probing = false;
   private readonly idleCallbacks: Array<() => void> = [];
 
-  constructor(readonly host: Host, private readonly ts: UpstreamTransportSocketFactory) {}
+  /** @param priority circuit-breaker priority of the pools it creates (0 DEFAULT, 1 HIGH) */
+  constructor(readonly host: Host, private readonly ts: UpstreamTransportSocketFactory, private readonly priority = 0) {}
 
   get protocol(): UpstreamProtocol { return this.inner?.protocol ?? 'http1'; }
 
@@ -89,6 +90,7 @@ export class AlpnConnPool implements HttpConnectionPool {
       createConnection: (h) => ts.connect(h.address, h.port, h.hostname, ['h2']).socket,
       scheme: 'https',
       transportFailureReason: (err) => ts.transportFailureReason(err),
+      priority: this.priority,
     });
   }
 
@@ -101,7 +103,7 @@ export class AlpnConnPool implements HttpConnectionPool {
       transportFailureReason: (err) => ts.transportFailureReason(err),
       connectionInfo: (s) => ts.connectionInfo(s),
     };
-    return new Http1ConnPool(this.host, { transportSocket: onlyHttp1 });
+    return new Http1ConnPool(this.host, { transportSocket: onlyHttp1, priority: this.priority });
   }
 
   isIdle(): boolean { return this.inner !== null ? this.inner.isIdle() : this.waiting.length === 0; }

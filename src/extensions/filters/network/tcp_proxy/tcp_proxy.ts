@@ -12,6 +12,7 @@ import type { TcpProxyStats } from '../../../../stats/tcp_proxy_stats.js';
 import { ResponseFlag } from '../../../../envoy/stream_info/response_flags.js';
 import type { ClusterManager } from '../../../../envoy/upstream/cluster_manager.js';
 import type { Host } from '../../../../envoy/upstream/host.js';
+import { OutlierResult } from '../../../../envoy/upstream/outlier_detection.js';
 import { addressToString } from '../../../../network/address.js';
 import { StreamInfoImpl } from '../../../../stream_info/stream_info_impl.js';
 
@@ -103,8 +104,11 @@ export class TcpProxyFilter implements ReadFilter, ConnectionCallbacks {
     const started = performance.now();
     const sock = connect({ host: host.address, port: host.port, noDelay: true });
     this.upstream = sock;
+    let connectTimedOut = false;
     const connectTimer = setTimeout(() => {
       info.stats.upstream_cx_connect_timeout.inc();
+      connectTimedOut = true;
+      host.outlierDetector?.putResult(OutlierResult.LocalOriginTimeout);
       sock.destroy(new Error('connect timeout'));
     }, info.connectTimeoutMs);
     let released = false;
@@ -122,6 +126,7 @@ export class TcpProxyFilter implements ReadFilter, ConnectionCallbacks {
       clearTimeout(connectTimer);
       info.stats.upstream_cx_connect_ms.recordValue(performance.now() - started);
       this.connected = true;
+      host.outlierDetector?.putResult(OutlierResult.LocalOriginConnectSuccessFinal);
       si.upstreamLocalAddress = addressToString(sock.localAddress, sock.localPort);
       for (const d of this.pendingData) sock.write(d);
       this.pendingData = [];
@@ -151,6 +156,7 @@ export class TcpProxyFilter implements ReadFilter, ConnectionCallbacks {
         clearTimeout(connectTimer);
         info.stats.upstream_cx_connect_fail.inc();
         host.stats.cx_connect_fail++;
+        if (!connectTimedOut) host.outlierDetector?.putResult(OutlierResult.LocalOriginConnectFailed);
         si.setResponseFlag(ResponseFlag.UpstreamConnectionFailure);
         si.upstreamTransportFailureReason = err.code ?? err.message;
       }
