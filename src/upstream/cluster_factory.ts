@@ -74,6 +74,6 @@ export function createCluster(config: Cluster, ctx: ClusterFactoryContext): Buil
       throw e;
     }
   }
-  const loadBalancer = createLoadBalancer(info.lb, cluster.prioritySet, info.stats, ctx.random);
+  const loadBalancer = createLoadBalancer(info.lb, cluster.prioritySet, info.stats, ctx.random, info.statsScope);
   return { cluster, loadBalancer };
 }

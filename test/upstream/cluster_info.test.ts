@@ -25,7 +25,7 @@ describe('ClusterInfoImpl defaults', () => {
     assert.equal(i.maxRequestsPerConnection, 0);
     assert.equal(i.upstreamProtocol, 'http1');
     assert.equal(i.useDownstreamProtocol, false);
-    assert.deepEqual(i.lb, { policy: { kind: 'round_robin' }, healthyPanicThreshold: 50 });
+    assert.deepEqual(i.lb, { policy: { kind: 'round_robin' }, healthyPanicThreshold: 50, localityWeightedBalancing: false });
   });
 
   test('circuit breaker defaults 1024/1024/1024/3 for both priorities, gauges closed', () => {
@@ -254,6 +254,7 @@ common_lb_config:
     assert.deepEqual(i.lb, {
       policy: { kind: 'least_request', choiceCount: 4, activeRequestBias: 0.5, fullScan: false },
       healthyPanicThreshold: 25,
+      localityWeightedBalancing: false,
     });
   });
 
@@ -276,9 +277,9 @@ name: typed
 load_balancing_policy:
   policies:
   - typed_extension_config:
-      name: envoy.load_balancing_policies.maglev
+      name: envoy.load_balancing_policies.pick_first
       typed_config:
-        "@type": type.googleapis.com/envoy.extensions.load_balancing_policies.maglev.v3.Maglev
+        "@type": type.googleapis.com/envoy.extensions.load_balancing_policies.pick_first.v3.PickFirst
   - typed_extension_config:
       name: envoy.load_balancing_policies.least_request
       typed_config:
@@ -299,8 +300,8 @@ load_balancing_policy:
     assert.deepEqual(rr.lb.policy, { kind: 'round_robin' });
   });
 
-  test('RING_HASH and MAGLEV are rejected with the field path, not silently round robin', () => {
-    for (const p of ['RING_HASH', 'MAGLEV', 'CLUSTER_PROVIDED']) {
+  test('CLUSTER_PROVIDED is rejected with the field path, not silently round robin', () => {
+    for (const p of ['CLUSTER_PROVIDED']) {
       assert.throws(
         () => info(`{name: h, lb_policy: ${p}}`),
         (e: unknown) =>
@@ -317,11 +318,11 @@ name: t
 load_balancing_policy:
   policies:
   - typed_extension_config:
-      name: envoy.load_balancing_policies.ring_hash
+      name: envoy.load_balancing_policies.pick_first
       typed_config:
-        "@type": type.googleapis.com/envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash
+        "@type": type.googleapis.com/envoy.extensions.load_balancing_policies.pick_first.v3.PickFirst
 `),
-      (e: unknown) => e instanceof ConfigError && e.fieldPath === 'clusters["t"].load_balancing_policy' && /ring_hash/.test(e.message),
+      (e: unknown) => e instanceof ConfigError && e.fieldPath === 'clusters["t"].load_balancing_policy' && /pick_first/.test(e.message),
     );
   });
 
@@ -332,15 +333,28 @@ load_balancing_policy:
     );
   });
 
-  test('slow start and locality-weighted LB are rejected as not supported yet', () => {
+  test('slow start is rejected as not supported yet', () => {
     assert.throws(
       () => info('{name: s, round_robin_lb_config: {slow_start_config: {slow_start_window: 10s}}}'),
       (e: unknown) => e instanceof ConfigError && e.fieldPath === 'clusters["s"].round_robin_lb_config.slow_start_config',
     );
-    assert.throws(
-      () => info('{name: l, common_lb_config: {locality_weighted_lb_config: {}}}'),
-      (e: unknown) => e instanceof ConfigError && e.fieldPath === 'clusters["l"].common_lb_config.locality_weighted_lb_config',
-    );
+  });
+
+  test('locality_weighted_lb_config turns on locality-weighted balancing (cluster or typed policy)', () => {
+    assert.equal(info('{name: l}').lb.localityWeightedBalancing, false);
+    assert.equal(info('{name: l, common_lb_config: {locality_weighted_lb_config: {}}}').lb.localityWeightedBalancing, true);
+    assert.equal(info('{name: l, lb_policy: MAGLEV, common_lb_config: {locality_weighted_lb_config: {}}}').lb.localityWeightedBalancing, true);
+    const typed = info(`
+name: typed_rr
+load_balancing_policy:
+  policies:
+  - typed_extension_config:
+      name: envoy.load_balancing_policies.round_robin
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin
+        locality_lb_config: { locality_weighted_lb_config: {} }
+`);
+    assert.equal(typed.lb.localityWeightedBalancing, true);
   });
 
   test('unsupported cluster types are rejected', () => {
