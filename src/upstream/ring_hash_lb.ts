@@ -45,6 +45,8 @@ interface RingStats {
 export class Ring implements HashingLoadBalancer {
   private readonly hashes: BigUint64Array;
   private readonly hosts: Host[];
+  /** The planned ring size, `ceil(scale)` (running sums may add a point). */
+  readonly plannedSize: number;
   /** Points per host, smallest and largest (for stats and tests). */
   readonly minHashesPerHost: number;
   readonly maxHashesPerHost: number;
@@ -53,6 +55,7 @@ export class Ring implements HashingLoadBalancer {
     if (weights.length === 0) {
       this.hashes = new BigUint64Array(0);
       this.hosts = [];
+      this.plannedSize = 0;
       this.minHashesPerHost = 0;
       this.maxHashesPerHost = 0;
       return;
@@ -82,6 +85,7 @@ export class Ring implements HashingLoadBalancer {
     entries.sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0));
     this.hashes = BigUint64Array.from(entries, (e) => e.hash);
     this.hosts = entries.map((e) => e.host);
+    this.plannedSize = ringSize;
     this.minHashesPerHost = minHashes;
     this.maxHashesPerHost = maxHashes;
   }
@@ -137,7 +141,7 @@ export class RingHashLoadBalancer extends ThreadAwareLoadBalancerBase {
   ): HashingLoadBalancer {
     const ring = new Ring(weights, minWeight, this.options);
     if (primary && this.ringStats !== null && ring.size > 0) {
-      this.ringStats.size.set(ring.size);
+      this.ringStats.size.set(ring.plannedSize);
       this.ringStats.min_hashes_per_host.set(ring.minHashesPerHost);
       this.ringStats.max_hashes_per_host.set(ring.maxHashesPerHost);
     }
