@@ -300,6 +300,71 @@ load_balancing_policy:
     assert.deepEqual(rr.lb.policy, { kind: 'round_robin' });
   });
 
+  test('RING_HASH: defaults, ring_hash_lb_config, MURMUR_HASH_2, use_hostname_for_hashing', () => {
+    assert.deepEqual(info('{name: r, lb_policy: RING_HASH}').lb.policy, {
+      kind: 'ring_hash', minimumRingSize: 1024, maximumRingSize: 8388608, hashFunction: 'xx_hash', useHostnameForHashing: false,
+    });
+    assert.deepEqual(info(`
+name: r
+lb_policy: RING_HASH
+ring_hash_lb_config: { minimum_ring_size: 16, maximum_ring_size: 64, hash_function: MURMUR_HASH_2 }
+common_lb_config: { consistent_hashing_lb_config: { use_hostname_for_hashing: true } }
+`).lb.policy, { kind: 'ring_hash', minimumRingSize: 16, maximumRingSize: 64, hashFunction: 'murmur_hash_2', useHostnameForHashing: true });
+  });
+
+  test('MAGLEV: default table 65537, a prime table_size', () => {
+    assert.deepEqual(info('{name: m, lb_policy: MAGLEV}').lb.policy, { kind: 'maglev', tableSize: 65537, useHostnameForHashing: false });
+    assert.deepEqual(info('{name: m, lb_policy: MAGLEV, maglev_lb_config: {table_size: 7}}').lb.policy,
+      { kind: 'maglev', tableSize: 7, useHostnameForHashing: false });
+  });
+
+  test('typed ring_hash and maglev policies', () => {
+    const rh = info(`
+name: t
+load_balancing_policy:
+  policies:
+  - typed_extension_config:
+      name: envoy.load_balancing_policies.ring_hash
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash
+        hash_function: MURMUR_HASH_2
+        minimum_ring_size: 100
+        consistent_hashing_lb_config: { use_hostname_for_hashing: true }
+        locality_weighted_lb_config: {}
+`);
+    assert.deepEqual(rh.lb.policy, { kind: 'ring_hash', minimumRingSize: 100, maximumRingSize: 8388608, hashFunction: 'murmur_hash_2', useHostnameForHashing: true });
+    assert.equal(rh.lb.localityWeightedBalancing, true);
+    const mg = info(`
+name: t
+load_balancing_policy:
+  policies:
+  - typed_extension_config:
+      name: envoy.load_balancing_policies.maglev
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.load_balancing_policies.maglev.v3.Maglev
+        table_size: 11
+`);
+    assert.deepEqual(mg.lb.policy, { kind: 'maglev', tableSize: 11, useHostnameForHashing: false });
+  });
+
+  test('impossible ring / table sizes are errors naming the field', () => {
+    const cases: Array<[string, string, RegExp]> = [
+      ['{name: h, lb_policy: RING_HASH, ring_hash_lb_config: {minimum_ring_size: 20, maximum_ring_size: 10}}',
+        'clusters["h"].ring_hash_lb_config', /ring hash: minimum_ring_size \(20\) > maximum_ring_size \(10\)/],
+      ['{name: h, lb_policy: RING_HASH, ring_hash_lb_config: {minimum_ring_size: 0}}', 'clusters["h"].ring_hash_lb_config.minimum_ring_size', /at least 1/],
+      ['{name: h, lb_policy: RING_HASH, ring_hash_lb_config: {maximum_ring_size: 8388609}}', 'clusters["h"].ring_hash_lb_config.maximum_ring_size', /at most 8388608/],
+      ['{name: h, lb_policy: MAGLEV, maglev_lb_config: {table_size: 65536}}', 'clusters["h"].maglev_lb_config.table_size', /must be prime number/],
+      ['{name: h, lb_policy: MAGLEV, maglev_lb_config: {table_size: 1}}', 'clusters["h"].maglev_lb_config.table_size', /must be prime number/],
+      ['{name: h, lb_policy: MAGLEV, maglev_lb_config: {table_size: 5000101}}', 'clusters["h"].maglev_lb_config.table_size', /at most 5000011/],
+      ['{name: h, lb_policy: MAGLEV, ring_hash_lb_config: {}}', 'clusters["h"].ring_hash_lb_config', /expected MAGLEV/],
+      ['{name: h, lb_policy: RING_HASH, common_lb_config: {consistent_hashing_lb_config: {hash_balance_factor: 120}}}',
+        'clusters["h"].common_lb_config.consistent_hashing_lb_config.hash_balance_factor', /not supported yet/],
+    ];
+    for (const [yaml, path, re] of cases) {
+      assert.throws(() => info(yaml), (e: unknown) => e instanceof ConfigError && e.fieldPath === path && re.test(e.message), yaml);
+    }
+  });
+
   test('CLUSTER_PROVIDED is rejected with the field path, not silently round robin', () => {
     for (const p of ['CLUSTER_PROVIDED']) {
       assert.throws(
