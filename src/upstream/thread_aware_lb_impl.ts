@@ -43,12 +43,14 @@ export interface HashingLoadBalancer {
 
 /**
  * The string a host is placed by: its `envoy.lb` metadata `hash_key` when set,
- * else its hostname (`use_hostname_for_hashing`) or its `ip:port`.
+ * else its hostname (`use_hostname_for_hashing`) or its `ip:port`. A host
+ * without a hostname falls back to `ip:port` (Envoy asserts a non-empty key;
+ * an empty one would put every such host on the same points).
  */
 export function hashKeyOf(host: Host, useHostname: boolean): string {
   const v = host.metadata['envoy.lb']?.['hash_key'];
   if (typeof v === 'string' && v !== '') return v;
-  return useHostname ? host.hostname : host.addressString;
+  return useHostname && host.hostname !== '' ? host.hostname : host.addressString;
 }
 
 interface PriorityState {

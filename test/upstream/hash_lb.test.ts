@@ -148,6 +148,14 @@ describe('ring hash: Envoy placement (ring_hash_lb_test.cc)', () => {
     }
   });
 
+  test('use_hostname_for_hashing on hosts without a hostname places them by ip:port (not all on one key)', () => {
+    const f = new Fixture();
+    f.hosts(0, ports(90, 6));
+    const lb = f.ring({ minimumRingSize: 12, useHostnameForHashing: true });
+    assert.equal(portOf(lb.chooseHost(ctx(0n))), 94);
+    assert.equal(portOf(lb.chooseHost(ctx(3551244743356806948n))), 93);
+  });
+
   test('failover: the hash picks the priority (hash % 100 against the 70/30 load), as Envoy', () => {
     const f = new Fixture();
     f.hosts(0, [{ port: 80 }, { port: 81, flags: HealthFlag.FailedActiveHc }]);
