@@ -37,6 +37,7 @@ import {
 } from './path_matcher.js';
 import { type RedirectConfig, newUri, sslRedirectUri } from './redirect.js';
 import { RetryPolicyImpl } from './retry_policy_impl.js';
+import { HashPolicyImpl } from './hash_policy_impl.js';
 import type { VirtualHostImpl } from './virtual_host_impl.js';
 import { type WeightedClusterEntryImpl, WeightedClusters } from './weighted_clusters.js';
 
@@ -131,6 +132,8 @@ export class RouteEntryImpl implements RouteEntry {
   /** Lower-cased `host_rewrite_header` ('' = none). */
   readonly hostRewriteHeader: string;
   readonly retryPolicy: RetryPolicyImpl | null;
+  /** `hash_policy` (null when empty). */
+  readonly hashPolicy: HashPolicyImpl | null;
   readonly upgradeConfigs: readonly UpgradeConfigImpl[];
   readonly connectConfig: ConnectConfig | null;
   /** Effective mirror policies: the route's, else the virtual host's, else the route configuration's. */
@@ -207,6 +210,8 @@ export class RouteEntryImpl implements RouteEntry {
     if (action.retryPolicy !== undefined) this.retryPolicy = new RetryPolicyImpl(action.retryPolicy, `${path}.retry_policy`);
     else if (vhost.retryPolicyConfig !== undefined) this.retryPolicy = new RetryPolicyImpl(vhost.retryPolicyConfig, `${vhost.path}.retry_policy`);
     else this.retryPolicy = null;
+
+    this.hashPolicy = action.hashPolicy.length > 0 ? new HashPolicyImpl(action.hashPolicy, `${path}.hash_policy`) : null;
 
     this.upgradeConfigs = compileUpgradeConfigs(action.upgradeConfigs, `${path}.upgrade_configs`);
     const connect = this.upgradeConfigs.find((u) => asciiLower(u.upgradeType) === 'connect' && u.connectConfig !== undefined);

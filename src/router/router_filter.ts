@@ -27,6 +27,7 @@ import { routeGlobalTimeoutMs, setGrpcTimeoutHeader, streamDurationTimeoutMs } f
 import { TcpConnPool } from './tcp_upstream.js';
 import { upstreamProtocolFor } from './upstream_protocol.js';
 import { UpstreamRequest, type GenericConnPool } from './upstream_request.js';
+import { generatedCookieValue, makeSetCookieValue } from './hash_policy_impl.js';
 
 /** Router settings and stats shared by every stream of one HCM (built once). */
 export interface RouterConfig {
@@ -104,7 +105,23 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
   }
 
   // ---- LoadBalancerContext ----
-  computeHashKey(): bigint | null { return null; }
+  /** The route's hash_policy result, computed once (undefined until asked): a generated cookie is set only once. */
+  private hashKey: bigint | null | undefined = undefined;
+  /** `Set-Cookie` values of generated hash cookies, added to the response headers. */
+  private readonly downstreamSetCookies: string[] = [];
+
+  computeHashKey(): bigint | null {
+    if (this.hashKey !== undefined) return this.hashKey;
+    const policy = this.routeEntry?.hashPolicy ?? null;
+    const headers = this.requestHeaders;
+    this.hashKey = policy === null || headers === null ? null
+      : policy.generateHash(headers, this.cb.streamInfo, (name, path, ttlSeconds, attributes) => {
+        const value = generatedCookieValue(this.cb.streamInfo);
+        this.downstreamSetCookies.push(makeSetCookieValue(name, value, path, ttlSeconds, true, attributes));
+        return value;
+      });
+    return this.hashKey;
+  }
   downstreamHeaders(): HeaderMap | null { return this.requestHeaders; }
   shouldSelectAnotherHost(_host: Host): boolean { return false; }
   hostSelectionRetryCount(): number { return 0; }
@@ -430,6 +447,7 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
     this.downstreamResponseStarted = true;
     this.retainedBody = null; // a response started: the request is never sent again
     this.retainedTrailers = null;
+    for (const cookie of this.downstreamSetCookies) headers.add('set-cookie', cookie);
     if (endStream) this.onUpstreamComplete();
     this.cb.encodeHeaders(headers, endStream, 'via_upstream');
   }

@@ -84,7 +84,7 @@ export function createCluster(config: Cluster, ctx: ClusterFactoryContext): Buil
       throw e;
     }
   }
-  const loadBalancer = createLoadBalancer(info.lb, cluster.prioritySet, info.stats, ctx.random);
+  const loadBalancer = createLoadBalancer(info.lb, cluster.prioritySet, info.stats, ctx.random, info.statsScope);
   if (outlierConfig !== null) {
     cluster.setOutlierDetector(new DetectorImpl(outlierConfig, cluster.prioritySet, {
       scope: info.statsScope,

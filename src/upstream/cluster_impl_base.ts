@@ -21,7 +21,7 @@ import type { ClusterLoadAssignment, ClusterLoadAssignment_Policy } from '../gen
 import { isIP } from 'node:net';
 import type { ClusterInfoImpl } from './cluster_info_impl.js';
 import type { DetectorImpl } from './outlier_detection_impl.js';
-import { HostImpl, edsHealthFlags, localityOf, metadataOf } from './host_impl.js';
+import { HostImpl, edsHealthFlags, localityKey, localityOf, metadataOf } from './host_impl.js';
 import { DEFAULT_OVERPROVISIONING_FACTOR, PrioritySetImpl } from './priority_set_impl.js';
 import { ConfigError, notSupportedYet, socketAddressOf } from './proto_util.js';
 
@@ -161,12 +161,13 @@ export abstract class ClusterImplBase {
       locality: localityOf(ep.lle),
       metadata: metadataOf(ep.lbe),
       healthFlags: edsHealthFlags(ep.lbe.healthStatus),
+      localityWeight: ep.lle.loadBalancingWeight ?? 0,
     });
   }
 
   /** Replaces the hosts of one priority level and notifies the load balancer. */
   protected setHosts(priority: number, hosts: Host[], added: Host[], removed: Host[]): void {
-    this.prioritySet.updateHosts(priority, hosts, added, removed, this.overprovisioningFactor);
+    this.prioritySet.updateHosts(priority, hosts, added, removed, this.overprovisioningFactor, localityWeightsOf(hosts));
   }
 
   private updateMembershipStats(changed: boolean): void {
@@ -192,6 +193,12 @@ export abstract class ClusterImplBase {
   }
 }
 
+/** Each locality's `load_balancing_weight`, from the hosts built for it (by `localityKey`). */
+function localityWeightsOf(hosts: ReadonlyArray<Host>): Map<string, number> {
+  const weights = new Map<string, number>();
+  for (const h of hosts) if (h instanceof HostImpl) weights.set(localityKey(h.locality), h.localityWeight);
+  return weights;
+}
 
 /** `policy.overprovisioning_factor` (default 140), refusing what Legate cannot honour. */
 export function overprovisioningFactorOf(policy: ClusterLoadAssignment_Policy | undefined, path: string): number {

@@ -199,12 +199,14 @@ export class EdsClusterImpl extends ClusterImplBase implements SubscriptionCallb
       } else {
         const weight = ep.lbe.loadBalancingWeight ?? 1;
         const flags = (host.healthFlags & ~EDS_FLAGS) | edsHealthFlags(ep.lbe.healthStatus);
-        if (host.weight !== weight || host.healthFlags !== flags) touched.add(priority);
+        const localityWeight = ep.lle.loadBalancingWeight ?? 0;
+        if (host.weight !== weight || host.healthFlags !== flags || host.localityWeight !== localityWeight) touched.add(priority);
         if (host.priority !== priority) {
           touched.add(host.priority);
           touched.add(priority);
         }
         host.weight = weight;
+        host.localityWeight = localityWeight;
         host.healthFlags = flags;
         host.priority = priority;
         host.metadata = metadataOf(ep.lbe);

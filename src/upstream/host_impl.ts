@@ -110,6 +110,8 @@ export interface HostInit {
   locality?: Locality;
   metadata?: Record<string, Record<string, unknown>>;
   healthFlags?: number;
+  /** `LocalityLbEndpoints.load_balancing_weight` of the host's locality (0 when unset). */
+  localityWeight?: number;
 }
 
 export class HostImpl implements Host {
@@ -126,6 +128,8 @@ export class HostImpl implements Host {
   goneFrom: object | null = null;
   /** Set by the cluster's outlier detector (outlier_detection_impl.ts). */
   outlierDetector?: DetectorHostMonitor;
+  /** Its locality's `load_balancing_weight` (0 = unset); mutable: EDS updates it in place. */
+  localityWeight: number;
   private currentAddress: string;
   private currentPort: number;
   private currentAddressString: string;
@@ -141,6 +145,7 @@ export class HostImpl implements Host {
     this.locality = init.locality ?? { region: '', zone: '', subZone: '' };
     this.metadata = init.metadata ?? {};
     this.healthFlags = init.healthFlags ?? 0;
+    this.localityWeight = init.localityWeight ?? 0;
   }
 
   get address(): string {
@@ -189,6 +194,11 @@ export class HostImpl implements Host {
     this.currentAddress = address;
     this.currentAddressString = addressToString(address, this.currentPort);
   }
+}
+
+/** A key that orders localities as Envoy's LocalityLess: region, then zone, then sub-zone. */
+export function localityKey(l: Locality): string {
+  return `${l.region}\u0000${l.zone}\u0000${l.subZone}`;
 }
 
 /** Locality fields of a LocalityLbEndpoints. */

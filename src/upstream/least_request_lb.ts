@@ -30,8 +30,9 @@ export class LeastRequestLoadBalancer extends EdfLoadBalancerBase {
     random: RandomGenerator,
     healthyPanicThreshold: number,
     options: LeastRequestOptions,
+    localityWeightedBalancing = false,
   ) {
-    super(prioritySet, stats, random, healthyPanicThreshold);
+    super(prioritySet, stats, random, healthyPanicThreshold, localityWeightedBalancing);
     this.choiceCount = options.choiceCount;
     this.activeRequestBias = options.activeRequestBias;
     this.fullScan = options.fullScan;

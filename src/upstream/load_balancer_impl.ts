@@ -18,10 +18,13 @@
  *    not, and `lb_healthy_panic` counts each such pick. When every level is in
  *    panic, load is spread by host count. With the threshold at 0 and nothing
  *    available, picks fail (null).
- * 2. Host, within the chosen level's healthy, degraded or (panic) all hosts:
- *    by the policy. The EDF base keeps one scheduler per (priority, source)
- *    when host weights differ, and defers to `unweightedHostPick` when they are
- *    equal (cheaper, and exact round robin).
+ * 2. Locality, with `locality_weighted_lb_config` and outside panic: a
+ *    locality of the chosen level by weighted round robin over its effective
+ *    (availability-scaled) weight (locality_wrr.ts).
+ * 3. Host, within the chosen level's (or locality's) healthy, degraded or
+ *    (panic) all hosts: by the policy. The EDF base keeps one scheduler per
+ *    (priority, source) when host weights differ, and defers to
+ *    `unweightedHostPick` when they are equal (cheaper, and exact round robin).
  *
  * `chooseHost(context)` retries up to `context.hostSelectionRetryCount()` times
  * while `context.shouldSelectAnotherHost(host)` says so, then returns the last pick.
@@ -30,16 +33,19 @@ import type { LoadBalancer, LoadBalancerContext } from '../envoy/upstream/cluste
 import type { Host } from '../envoy/upstream/host.js';
 import type { ClusterStats } from '../envoy/upstream/stats.js';
 import { EdfScheduler } from './edf_scheduler.js';
+import { LocalityWrr } from './locality_wrr.js';
 import type { HostSetImpl, PrioritySetImpl } from './priority_set_impl.js';
 
 import type { RandomGenerator } from '../common/random.js';
 export { defaultRandom, type RandomGenerator } from '../common/random.js';
 
-export type HostSourceType = 'all' | 'healthy' | 'degraded';
+export type HostSourceType = 'all' | 'healthy' | 'degraded' | 'locality_healthy' | 'locality_degraded';
 
 export interface HostsSource {
   priority: number;
   source: HostSourceType;
+  /** Index into the priority's per-locality lists, for the `locality_*` sources. */
+  locality?: number;
 }
 
 export interface LbStatsSubset {
@@ -54,6 +60,9 @@ export abstract class LoadBalancerBase implements LoadBalancer {
   protected healthyPriorityLoad: number[] = [];
   protected degradedPriorityLoad: number[] = [];
   protected perPriorityPanic: boolean[] = [];
+  /** Locality schedules per priority (only with locality-weighted balancing). */
+  private readonly localityWrr: Array<LocalityWrr | null> = [];
+  private readonly localitySeed: number;
 
   constructor(
     protected readonly prioritySet: PrioritySetImpl,
@@ -61,13 +70,26 @@ export abstract class LoadBalancerBase implements LoadBalancer {
     protected readonly random: RandomGenerator,
     /** Integer percent 0-100. */
     protected readonly healthyPanicThreshold: number,
+    /** `locality_weighted_lb_config`: pick a locality by its weight before a host. */
+    protected readonly localityWeightedBalancing = false,
   ) {
-    for (const hs of prioritySet.hostSetsPerPriority) this.recalculatePerPriorityState(hs.priority);
+    this.localitySeed = localityWeightedBalancing ? random.random() : 0;
+    for (const hs of prioritySet.hostSetsPerPriority) {
+      this.recalculatePerPriorityState(hs.priority);
+      this.rebuildLocalityWrr(hs.priority);
+    }
     this.recalculatePerPriorityPanic();
     prioritySet.addMemberUpdateCb((priority) => {
       this.recalculatePerPriorityState(priority);
       this.recalculatePerPriorityPanic();
+      this.rebuildLocalityWrr(priority);
     });
+  }
+
+  private rebuildLocalityWrr(priority: number): void {
+    if (!this.localityWeightedBalancing) return;
+    while (this.localityWrr.length <= priority) this.localityWrr.push(null);
+    this.localityWrr[priority] = new LocalityWrr(this.prioritySet.hostSetsPerPriority[priority], this.localitySeed);
   }
 
   chooseHost(context: LoadBalancerContext | null): Host | null {
@@ -91,23 +113,39 @@ export abstract class LoadBalancerBase implements LoadBalancer {
     };
   }
 
+  /**
+   * The priority (and whether for its healthy or degraded hosts) that `pick`
+   * (1-100) falls on in the load table (Envoy's choosePriority); null when the
+   * loads are all 0.
+   */
+  protected choosePriority(pick: number): { priority: number; source: 'healthy' | 'degraded' } | null {
+    let aggregate = 0;
+    for (let p = 0; p < this.healthyPriorityLoad.length; p++) {
+      aggregate += this.healthyPriorityLoad[p];
+      if (pick <= aggregate) return { priority: p, source: 'healthy' };
+    }
+    for (let p = 0; p < this.degradedPriorityLoad.length; p++) {
+      aggregate += this.degradedPriorityLoad[p];
+      if (pick <= aggregate) return { priority: p, source: 'degraded' };
+    }
+    return null;
+  }
+
   /** Picks the priority and the host list to choose from; null when nothing may be picked. */
   protected hostSourceToUse(): HostsSource | null {
-    const hash = (this.random.random() % 100) + 1;
-    let aggregate = 0;
-    let chosen: HostsSource | null = null;
-    for (let p = 0; p < this.healthyPriorityLoad.length && chosen === null; p++) {
-      aggregate += this.healthyPriorityLoad[p];
-      if (hash <= aggregate) chosen = { priority: p, source: 'healthy' };
-    }
-    for (let p = 0; p < this.degradedPriorityLoad.length && chosen === null; p++) {
-      aggregate += this.degradedPriorityLoad[p];
-      if (hash <= aggregate) chosen = { priority: p, source: 'degraded' };
-    }
+    const chosen = this.choosePriority((this.random.random() % 100) + 1);
     if (chosen === null) return null;
     if (this.perPriorityPanic[chosen.priority]) {
       this.stats.lb_healthy_panic.inc();
       return { priority: chosen.priority, source: 'all' };
+    }
+    if (this.localityWeightedBalancing) {
+      const wrr = this.localityWrr[chosen.priority];
+      const locality = wrr === null || wrr === undefined ? null
+        : chosen.source === 'healthy' ? wrr.chooseHealthyLocality() : wrr.chooseDegradedLocality();
+      if (locality !== null) {
+        return { priority: chosen.priority, source: chosen.source === 'healthy' ? 'locality_healthy' : 'locality_degraded', locality };
+      }
     }
     return chosen;
   }
@@ -122,6 +160,10 @@ export abstract class LoadBalancerBase implements LoadBalancer {
         return hs.healthyHosts;
       case 'degraded':
         return hs.degradedHosts;
+      case 'locality_healthy':
+        return hs.healthyHostsPerLocality[source.locality ?? 0] ?? [];
+      case 'locality_degraded':
+        return hs.degradedHostsPerLocality[source.locality ?? 0] ?? [];
     }
   }
 
@@ -232,9 +274,18 @@ function weightsAreEqual(hosts: ReadonlyArray<Host>): boolean {
 
 const SOURCES: readonly HostSourceType[] = ['all', 'healthy', 'degraded'];
 
-/** Index of a source type in per-priority arrays (no string keys on the pick path). */
-export function sourceIndex(s: HostSourceType): number {
-  return s === 'all' ? 0 : s === 'healthy' ? 1 : 2;
+/**
+ * Index of a host source in per-priority arrays (no string keys on the pick
+ * path): 0 all, 1 healthy, 2 degraded, then two per locality (healthy, degraded).
+ */
+export function sourceIndex(s: HostsSource): number {
+  switch (s.source) {
+    case 'all': return 0;
+    case 'healthy': return 1;
+    case 'degraded': return 2;
+    case 'locality_healthy': return 3 + 2 * (s.locality ?? 0);
+    case 'locality_degraded': return 4 + 2 * (s.locality ?? 0);
+  }
 }
 
 /**
@@ -249,8 +300,14 @@ export abstract class EdfLoadBalancerBase extends LoadBalancerBase {
   /** Offsets every schedule so that proxies do not all start on the same host. */
   protected readonly seed: number;
 
-  constructor(prioritySet: PrioritySetImpl, stats: LbStatsSubset, random: RandomGenerator, healthyPanicThreshold: number) {
-    super(prioritySet, stats, random, healthyPanicThreshold);
+  constructor(
+    prioritySet: PrioritySetImpl,
+    stats: LbStatsSubset,
+    random: RandomGenerator,
+    healthyPanicThreshold: number,
+    localityWeightedBalancing = false,
+  ) {
+    super(prioritySet, stats, random, healthyPanicThreshold, localityWeightedBalancing);
     this.seed = random.random();
     prioritySet.addMemberUpdateCb((priority) => this.refresh(priority));
   }
@@ -265,14 +322,26 @@ export abstract class EdfLoadBalancerBase extends LoadBalancerBase {
   /** Called when a (priority, source) list is rebuilt. */
   protected refreshHostSource(_source: HostsSource): void {}
 
+  /** Every host source of `priority`: all, healthy, degraded, and per locality when locality-weighted. */
+  private sourcesOf(priority: number): HostsSource[] {
+    const sources: HostsSource[] = SOURCES.map((s) => ({ priority, source: s }));
+    if (this.localityWeightedBalancing) {
+      const n = this.prioritySet.hostSetsPerPriority[priority]?.hostsPerLocality.length ?? 0;
+      for (let i = 0; i < n; i++) {
+        sources.push({ priority, source: 'locality_healthy', locality: i }, { priority, source: 'locality_degraded', locality: i });
+      }
+    }
+    return sources;
+  }
+
   private refresh(priority: number): void {
-    while (this.schedulers.length <= priority) this.schedulers.push([null, null, null]);
-    for (const s of SOURCES) {
-      const source = { priority, source: s };
+    while (this.schedulers.length <= priority) this.schedulers.push([]);
+    this.schedulers[priority] = [];
+    for (const source of this.sourcesOf(priority)) {
       const hosts = this.hostsOf(source);
       this.refreshHostSource(source);
       if (weightsAreEqual(hosts)) {
-        this.schedulers[priority][sourceIndex(s)] = null;
+        this.schedulers[priority][sourceIndex(source)] = null;
         continue;
       }
       const edf = new EdfScheduler<Host>();
@@ -283,14 +352,14 @@ export abstract class EdfLoadBalancerBase extends LoadBalancerBase {
         const h = edf.pick() as Host;
         edf.add(this.hostWeight(h), h);
       }
-      this.schedulers[priority][sourceIndex(s)] = edf;
+      this.schedulers[priority][sourceIndex(source)] = edf;
     }
   }
 
   protected override chooseHostOnce(_context: LoadBalancerContext | null): Host | null {
     const source = this.hostSourceToUse();
     if (source === null) return null;
-    const edf = this.schedulers[source.priority]?.[sourceIndex(source.source)];
+    const edf = this.schedulers[source.priority]?.[sourceIndex(source)];
     if (edf !== undefined && edf !== null) {
       const h = edf.pick();
       if (h === undefined) return null;

@@ -12,7 +12,7 @@
  */
 import type { HostSet, PrioritySet } from '../envoy/upstream/cluster_manager.js';
 import type { Host } from '../envoy/upstream/host.js';
-import { EXCLUDED_FLAGS, coarseHealthOf } from './host_impl.js';
+import { EXCLUDED_FLAGS, coarseHealthOf, localityKey } from './host_impl.js';
 
 export const DEFAULT_OVERPROVISIONING_FACTOR = 140;
 
@@ -26,26 +26,64 @@ export class HostSetImpl implements HostSet {
   excludedHosts: ReadonlyArray<Host> = [];
   /** Percent, e.g. 140 = 1.4 (ClusterLoadAssignment.policy.overprovisioning_factor). */
   overprovisioningFactor = DEFAULT_OVERPROVISIONING_FACTOR;
+  /**
+   * The same partitions per locality (Envoy's HostsPerLocality), localities in
+   * Envoy's order (region, zone, sub-zone); index i of each list is one locality.
+   */
+  hostsPerLocality: ReadonlyArray<ReadonlyArray<Host>> = [];
+  healthyHostsPerLocality: ReadonlyArray<ReadonlyArray<Host>> = [];
+  degradedHostsPerLocality: ReadonlyArray<ReadonlyArray<Host>> = [];
+  excludedHostsPerLocality: ReadonlyArray<ReadonlyArray<Host>> = [];
+  /** `LocalityLbEndpoints.load_balancing_weight` per locality (0 when unset), aligned with the lists above. */
+  localityWeights: ReadonlyArray<number> = [];
+  /** Weight by locality key, as the cluster last gave it. */
+  private localityWeightByKey: ReadonlyMap<string, number> = new Map();
 
   constructor(readonly priority: number) {}
 
-  /** Recomputes the healthy/degraded/excluded partitions from the hosts' flags. */
+  /** Sets the locality weights (by `localityKey`) used by the next `partition()`. */
+  setLocalityWeights(weights: ReadonlyMap<string, number>): void {
+    this.localityWeightByKey = weights;
+  }
+
+  /** Recomputes the healthy/degraded/excluded partitions (overall and per locality) from the hosts' flags. */
   partition(): void {
     const healthy: Host[] = [];
     const degraded: Host[] = [];
     const excluded: Host[] = [];
+    const byLocality = new Map<string, { all: Host[]; healthy: Host[]; degraded: Host[]; excluded: Host[] }>();
     for (const h of this.hosts) {
+      const key = localityKey(h.locality);
+      let loc = byLocality.get(key);
+      if (loc === undefined) {
+        loc = { all: [], healthy: [], degraded: [], excluded: [] };
+        byLocality.set(key, loc);
+      }
+      loc.all.push(h);
       if (h.healthFlags & EXCLUDED_FLAGS) {
         excluded.push(h);
+        loc.excluded.push(h);
         continue;
       }
       const c = coarseHealthOf(h.healthFlags);
-      if (c === 'healthy') healthy.push(h);
-      else if (c === 'degraded') degraded.push(h);
+      if (c === 'healthy') {
+        healthy.push(h);
+        loc.healthy.push(h);
+      } else if (c === 'degraded') {
+        degraded.push(h);
+        loc.degraded.push(h);
+      }
     }
     this.healthyHosts = healthy;
     this.degradedHosts = degraded;
     this.excludedHosts = excluded;
+    const keys = [...byLocality.keys()].sort();
+    const locs = keys.map((k) => byLocality.get(k)!);
+    this.hostsPerLocality = locs.map((l) => l.all);
+    this.healthyHostsPerLocality = locs.map((l) => l.healthy);
+    this.degradedHostsPerLocality = locs.map((l) => l.degraded);
+    this.excludedHostsPerLocality = locs.map((l) => l.excluded);
+    this.localityWeights = keys.map((k) => this.localityWeightByKey.get(k) ?? 0);
   }
 }
 
@@ -108,10 +146,13 @@ export class PrioritySetImpl implements PrioritySet {
     added: ReadonlyArray<Host>,
     removed: ReadonlyArray<Host>,
     overprovisioningFactor?: number,
+    /** `LocalityLbEndpoints.load_balancing_weight` by `localityKey` (unchanged when omitted). */
+    localityWeights?: ReadonlyMap<string, number>,
   ): void {
     const set = this.getOrCreateHostSet(priority);
     set.hosts = hosts;
     if (overprovisioningFactor !== undefined) set.overprovisioningFactor = overprovisioningFactor;
+    if (localityWeights !== undefined) set.setLocalityWeights(localityWeights);
     set.partition();
     this.notify(priority, added, removed);
   }

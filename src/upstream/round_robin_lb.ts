@@ -15,14 +15,23 @@ export class RoundRobinLoadBalancer extends EdfLoadBalancerBase {
   /** rrIndexes[priority][sourceIndex]: next position in the rotation. */
   private readonly rrIndexes: number[][] = [];
 
-  constructor(prioritySet: PrioritySetImpl, stats: LbStatsSubset, random: RandomGenerator, healthyPanicThreshold: number) {
-    super(prioritySet, stats, random, healthyPanicThreshold);
+  constructor(
+    prioritySet: PrioritySetImpl,
+    stats: LbStatsSubset,
+    random: RandomGenerator,
+    healthyPanicThreshold: number,
+    localityWeightedBalancing = false,
+  ) {
+    super(prioritySet, stats, random, healthyPanicThreshold, localityWeightedBalancing);
     this.initialize();
   }
 
   protected override refreshHostSource(source: HostsSource): void {
     // Keep existing indexes: a host update does not restart the rotation.
-    while (this.rrIndexes.length <= source.priority) this.rrIndexes.push([this.seed, this.seed, this.seed]);
+    while (this.rrIndexes.length <= source.priority) this.rrIndexes.push([]);
+    const indexes = this.rrIndexes[source.priority];
+    const si = sourceIndex(source);
+    while (indexes.length <= si) indexes.push(this.seed);
   }
 
   protected override hostWeight(host: Host): number {
@@ -31,7 +40,7 @@ export class RoundRobinLoadBalancer extends EdfLoadBalancerBase {
 
   protected override unweightedHostPick(hosts: ReadonlyArray<Host>, source: HostsSource): Host {
     const indexes = this.rrIndexes[source.priority];
-    const si = sourceIndex(source.source);
+    const si = sourceIndex(source);
     const i = indexes[si];
     indexes[si] = (i + 1) % 0x100000000;
     return hosts[i % hosts.length];

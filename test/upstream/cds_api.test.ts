@@ -219,7 +219,7 @@ describe('CDS: clusters added, updated and removed at runtime', () => {
       const errors = p.pushClusters([
         staticClusterMsg('ok1', [a.port]),
         staticClusterMsg('bad', [b.port], 'connect_timeout: -1s'),
-        staticClusterMsg('worse', [b.port], 'lb_policy: MAGLEV'),
+        staticClusterMsg('worse', [b.port], 'lb_policy: CLUSTER_PROVIDED'),
         staticClusterMsg('ok2', [b.port]),
       ], [], 'v2');
       assert.equal(errors.length, 1);

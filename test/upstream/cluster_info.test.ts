@@ -25,7 +25,7 @@ describe('ClusterInfoImpl defaults', () => {
     assert.equal(i.maxRequestsPerConnection, 0);
     assert.equal(i.upstreamProtocol, 'http1');
     assert.equal(i.useDownstreamProtocol, false);
-    assert.deepEqual(i.lb, { policy: { kind: 'round_robin' }, healthyPanicThreshold: 50 });
+    assert.deepEqual(i.lb, { policy: { kind: 'round_robin' }, healthyPanicThreshold: 50, localityWeightedBalancing: false });
   });
 
   test('circuit breaker defaults 1024/1024/1024/3 for both priorities, gauges closed', () => {
@@ -254,6 +254,7 @@ common_lb_config:
     assert.deepEqual(i.lb, {
       policy: { kind: 'least_request', choiceCount: 4, activeRequestBias: 0.5, fullScan: false },
       healthyPanicThreshold: 25,
+      localityWeightedBalancing: false,
     });
   });
 
@@ -276,9 +277,9 @@ name: typed
 load_balancing_policy:
   policies:
   - typed_extension_config:
-      name: envoy.load_balancing_policies.maglev
+      name: envoy.load_balancing_policies.pick_first
       typed_config:
-        "@type": type.googleapis.com/envoy.extensions.load_balancing_policies.maglev.v3.Maglev
+        "@type": type.googleapis.com/envoy.extensions.load_balancing_policies.pick_first.v3.PickFirst
   - typed_extension_config:
       name: envoy.load_balancing_policies.least_request
       typed_config:
@@ -299,8 +300,73 @@ load_balancing_policy:
     assert.deepEqual(rr.lb.policy, { kind: 'round_robin' });
   });
 
-  test('RING_HASH and MAGLEV are rejected with the field path, not silently round robin', () => {
-    for (const p of ['RING_HASH', 'MAGLEV', 'CLUSTER_PROVIDED']) {
+  test('RING_HASH: defaults, ring_hash_lb_config, MURMUR_HASH_2, use_hostname_for_hashing', () => {
+    assert.deepEqual(info('{name: r, lb_policy: RING_HASH}').lb.policy, {
+      kind: 'ring_hash', minimumRingSize: 1024, maximumRingSize: 8388608, hashFunction: 'xx_hash', useHostnameForHashing: false,
+    });
+    assert.deepEqual(info(`
+name: r
+lb_policy: RING_HASH
+ring_hash_lb_config: { minimum_ring_size: 16, maximum_ring_size: 64, hash_function: MURMUR_HASH_2 }
+common_lb_config: { consistent_hashing_lb_config: { use_hostname_for_hashing: true } }
+`).lb.policy, { kind: 'ring_hash', minimumRingSize: 16, maximumRingSize: 64, hashFunction: 'murmur_hash_2', useHostnameForHashing: true });
+  });
+
+  test('MAGLEV: default table 65537, a prime table_size', () => {
+    assert.deepEqual(info('{name: m, lb_policy: MAGLEV}').lb.policy, { kind: 'maglev', tableSize: 65537, useHostnameForHashing: false });
+    assert.deepEqual(info('{name: m, lb_policy: MAGLEV, maglev_lb_config: {table_size: 7}}').lb.policy,
+      { kind: 'maglev', tableSize: 7, useHostnameForHashing: false });
+  });
+
+  test('typed ring_hash and maglev policies', () => {
+    const rh = info(`
+name: t
+load_balancing_policy:
+  policies:
+  - typed_extension_config:
+      name: envoy.load_balancing_policies.ring_hash
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash
+        hash_function: MURMUR_HASH_2
+        minimum_ring_size: 100
+        consistent_hashing_lb_config: { use_hostname_for_hashing: true }
+        locality_weighted_lb_config: {}
+`);
+    assert.deepEqual(rh.lb.policy, { kind: 'ring_hash', minimumRingSize: 100, maximumRingSize: 8388608, hashFunction: 'murmur_hash_2', useHostnameForHashing: true });
+    assert.equal(rh.lb.localityWeightedBalancing, true);
+    const mg = info(`
+name: t
+load_balancing_policy:
+  policies:
+  - typed_extension_config:
+      name: envoy.load_balancing_policies.maglev
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.load_balancing_policies.maglev.v3.Maglev
+        table_size: 11
+`);
+    assert.deepEqual(mg.lb.policy, { kind: 'maglev', tableSize: 11, useHostnameForHashing: false });
+  });
+
+  test('impossible ring / table sizes are errors naming the field', () => {
+    const cases: Array<[string, string, RegExp]> = [
+      ['{name: h, lb_policy: RING_HASH, ring_hash_lb_config: {minimum_ring_size: 20, maximum_ring_size: 10}}',
+        'clusters["h"].ring_hash_lb_config', /ring hash: minimum_ring_size \(20\) > maximum_ring_size \(10\)/],
+      ['{name: h, lb_policy: RING_HASH, ring_hash_lb_config: {minimum_ring_size: 0}}', 'clusters["h"].ring_hash_lb_config.minimum_ring_size', /at least 1/],
+      ['{name: h, lb_policy: RING_HASH, ring_hash_lb_config: {maximum_ring_size: 8388609}}', 'clusters["h"].ring_hash_lb_config.maximum_ring_size', /at most 8388608/],
+      ['{name: h, lb_policy: MAGLEV, maglev_lb_config: {table_size: 65536}}', 'clusters["h"].maglev_lb_config.table_size', /must be prime number/],
+      ['{name: h, lb_policy: MAGLEV, maglev_lb_config: {table_size: 1}}', 'clusters["h"].maglev_lb_config.table_size', /must be prime number/],
+      ['{name: h, lb_policy: MAGLEV, maglev_lb_config: {table_size: 5000101}}', 'clusters["h"].maglev_lb_config.table_size', /at most 5000011/],
+      ['{name: h, lb_policy: MAGLEV, ring_hash_lb_config: {}}', 'clusters["h"].ring_hash_lb_config', /expected MAGLEV/],
+      ['{name: h, lb_policy: RING_HASH, common_lb_config: {consistent_hashing_lb_config: {hash_balance_factor: 120}}}',
+        'clusters["h"].common_lb_config.consistent_hashing_lb_config.hash_balance_factor', /not supported yet/],
+    ];
+    for (const [yaml, path, re] of cases) {
+      assert.throws(() => info(yaml), (e: unknown) => e instanceof ConfigError && e.fieldPath === path && re.test(e.message), yaml);
+    }
+  });
+
+  test('CLUSTER_PROVIDED is rejected with the field path, not silently round robin', () => {
+    for (const p of ['CLUSTER_PROVIDED']) {
       assert.throws(
         () => info(`{name: h, lb_policy: ${p}}`),
         (e: unknown) =>
@@ -317,11 +383,11 @@ name: t
 load_balancing_policy:
   policies:
   - typed_extension_config:
-      name: envoy.load_balancing_policies.ring_hash
+      name: envoy.load_balancing_policies.pick_first
       typed_config:
-        "@type": type.googleapis.com/envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash
+        "@type": type.googleapis.com/envoy.extensions.load_balancing_policies.pick_first.v3.PickFirst
 `),
-      (e: unknown) => e instanceof ConfigError && e.fieldPath === 'clusters["t"].load_balancing_policy' && /ring_hash/.test(e.message),
+      (e: unknown) => e instanceof ConfigError && e.fieldPath === 'clusters["t"].load_balancing_policy' && /pick_first/.test(e.message),
     );
   });
 
@@ -332,15 +398,28 @@ load_balancing_policy:
     );
   });
 
-  test('slow start and locality-weighted LB are rejected as not supported yet', () => {
+  test('slow start is rejected as not supported yet', () => {
     assert.throws(
       () => info('{name: s, round_robin_lb_config: {slow_start_config: {slow_start_window: 10s}}}'),
       (e: unknown) => e instanceof ConfigError && e.fieldPath === 'clusters["s"].round_robin_lb_config.slow_start_config',
     );
-    assert.throws(
-      () => info('{name: l, common_lb_config: {locality_weighted_lb_config: {}}}'),
-      (e: unknown) => e instanceof ConfigError && e.fieldPath === 'clusters["l"].common_lb_config.locality_weighted_lb_config',
-    );
+  });
+
+  test('locality_weighted_lb_config turns on locality-weighted balancing (cluster or typed policy)', () => {
+    assert.equal(info('{name: l}').lb.localityWeightedBalancing, false);
+    assert.equal(info('{name: l, common_lb_config: {locality_weighted_lb_config: {}}}').lb.localityWeightedBalancing, true);
+    assert.equal(info('{name: l, lb_policy: MAGLEV, common_lb_config: {locality_weighted_lb_config: {}}}').lb.localityWeightedBalancing, true);
+    const typed = info(`
+name: typed_rr
+load_balancing_policy:
+  policies:
+  - typed_extension_config:
+      name: envoy.load_balancing_policies.round_robin
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin
+        locality_lb_config: { locality_weighted_lb_config: {} }
+`);
+    assert.equal(typed.lb.localityWeightedBalancing, true);
   });
 
   test('unsupported cluster types are rejected', () => {

@@ -66,7 +66,7 @@ describe('static clusters', () => {
   test('one invalid cluster rejects the whole set', () => {
     const { cm } = setup();
     assert.throws(
-      () => cm.initializeStaticClusters([clusterFromYaml(staticCluster('ok', ['10.0.0.1'])), clusterFromYaml('{name: bad, lb_policy: MAGLEV}')]),
+      () => cm.initializeStaticClusters([clusterFromYaml(staticCluster('ok', ['10.0.0.1'])), clusterFromYaml('{name: bad, lb_policy: CLUSTER_PROVIDED}')]),
       (e: unknown) => e instanceof ConfigError && e.fieldPath === 'static_resources.clusters[1].lb_policy',
     );
     assert.deepEqual(cm.clusterNames(), []);
@@ -135,7 +135,7 @@ describe('CDS clusters: add, update, remove', () => {
     const { cm } = setup();
     cm.addOrUpdateCluster(clusterFromYaml(staticCluster('keep', ['10.0.0.1'])));
     assert.throws(
-      () => cm.addOrUpdateCluster(clusterFromYaml(staticCluster('keep', ['10.0.0.2'], 'lb_policy: RING_HASH'))),
+      () => cm.addOrUpdateCluster(clusterFromYaml(staticCluster('keep', ['10.0.0.2'], 'lb_policy: CLUSTER_PROVIDED'))),
       (e: unknown) => e instanceof ConfigError && e.fieldPath === 'clusters["keep"].lb_policy',
     );
     assert.equal(cm.getThreadLocalCluster('keep')?.prioritySet.hostSetsPerPriority[0].hosts[0].address, '10.0.0.1');

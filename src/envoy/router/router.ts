@@ -67,6 +67,24 @@ export interface ConnectConfig {
   readonly allowPost: boolean;
 }
 
+/** A cookie attribute added to a generated hash cookie (`hash_policy.cookie.attributes`). */
+export interface CookieAttribute {
+  readonly name: string;
+  readonly value: string;
+}
+
+/**
+ * Asked by a cookie hash policy whose cookie is missing and that has a ttl:
+ * returns the value to hash and arranges a `Set-Cookie` for it on the response.
+ */
+export type AddCookieCallback = (name: string, path: string, ttlSeconds: number, attributes: ReadonlyArray<CookieAttribute>) => string;
+
+/** The route's `hash_policy` list (Envoy's Http::HashPolicy). */
+export interface HashPolicy {
+  /** The request's hash for ring hash / Maglev, or null when no policy produced one. */
+  generateHash(headers: HeaderMap, streamInfo: StreamInfo, addCookie: AddCookieCallback): bigint | null;
+}
+
 export interface RouteEntry extends HeaderMutations {
   /**
    * The cluster for this request. For weighted_clusters the pick uses
@@ -107,6 +125,8 @@ export interface RouteEntry extends HeaderMutations {
   readonly upgradeConfigs: ReadonlyArray<UpgradeConfig>;
   /** The CONNECT upgrade's connect_config, when the route terminates CONNECT (null: CONNECT is proxied as HTTP). */
   readonly connectConfig: ConnectConfig | null;
+  /** `hash_policy`, for the hashing load balancers (null when the route has none). */
+  readonly hashPolicy: HashPolicy | null;
   /** Weighted cluster entries may add their own header mutations; the router calls this with the chosen cluster. */
   clusterHeaderMutations(clusterName: string): HeaderMutations | null;
   /** `max_stream_duration` etc. come later; keep the raw route for extensions. */
