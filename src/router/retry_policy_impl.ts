@@ -12,9 +12,18 @@
  * - `retry_back_off.base_interval` is required when `retry_back_off` is set;
  *   `max_interval` must not be below it. Sub-millisecond values round up to 1 ms.
  * - A route's `retry_policy` replaces its virtual host's entirely.
+ * - `retry_host_predicate`: only `envoy.retry_host_predicates.previous_hosts`;
+ *   other predicates and `retry_priority` are rejected rather than ignored.
+ * - `rate_limited_retry_back_off`: reset headers in SECONDS or UNIX_TIMESTAMP,
+ *   `max_interval` default 300 s.
  */
-import type { RetryPolicy as RetryPolicyProto } from '../generated/envoy/config/route/v3/route_components_pb.js';
-import type { RetryPolicy } from '../envoy/router/router.js';
+import type {
+  RetryPolicy as RetryPolicyProto, RetryPolicy_RetryHostPredicate,
+} from '../generated/envoy/config/route/v3/route_components_pb.js';
+import type { HeaderMap } from '../envoy/http/header_map.js';
+import type { ResetHeaderParser, RetryHostPredicate, RetryPolicy } from '../envoy/router/router.js';
+import { asciiLower } from '../common/matchers/ascii.js';
+import { PREVIOUS_HOSTS_NAME, PREVIOUS_HOSTS_TYPE, PreviousHostsPredicate } from './previous_hosts_predicate.js';
 import { type HeaderMatcherImpl, compileHeaderMatchers } from '../common/matchers/header_matcher.js';
 import { at, fail } from './config_error.js';
 import { durationToMs } from '../config/well_known.js';
@@ -84,6 +93,35 @@ export function parseRetryGrpcOn(value: string): { bits: number; allValid: boole
   return parseList(value, RETRY_GRPC_ON_NAMES);
 }
 
+/** Default `rate_limited_retry_back_off.max_interval`. */
+const DEFAULT_RESET_MAX_INTERVAL_MS = 300_000;
+
+/** One `rate_limited_retry_back_off.reset_headers[]` entry (Envoy's ResetHeaderParserImpl). */
+class ResetHeaderParserImpl implements ResetHeaderParser {
+  constructor(private readonly name: string, private readonly unixTimestamp: boolean) {}
+
+  parseIntervalMs(headers: HeaderMap, systemNowMs: number): number | null {
+    const v = headers.get(this.name);
+    if (v === undefined) return null;
+    const m = /^\s*\+?(\d+)\s*$/.exec(v);
+    if (m === null) return null;
+    const n = Number(m[1]);
+    if (!this.unixTimestamp) return n * 1000;
+    const now = Math.floor(systemNowMs / 1000);
+    return n < now ? null : (n - now) * 1000;
+  }
+}
+
+/** A `retry_host_predicate` entry → a factory of per-request instances. */
+function compileHostPredicate(p: RetryPolicy_RetryHostPredicate, path: string): () => RetryHostPredicate {
+  const typeUrl = p.configType.case === 'typedConfig' ? p.configType.value.typeUrl : '';
+  const type = typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
+  // As Envoy's registry: the typed_config type first, else the name.
+  if (type === PREVIOUS_HOSTS_TYPE || (type === '' && p.name === PREVIOUS_HOSTS_NAME)) return () => new PreviousHostsPredicate();
+  const what = type !== '' ? `'${p.name}' (type ${type})` : `'${p.name}'`;
+  fail(path, `retry host predicate ${what} is not supported; only ${PREVIOUS_HOSTS_NAME} is`);
+}
+
 export class RetryPolicyImpl implements RetryPolicy {
   readonly retryOn: number;
   readonly numRetries: number;
@@ -101,8 +139,11 @@ export class RetryPolicyImpl implements RetryPolicy {
   readonly maxIntervalMs: number | null;
   /** `host_selection_retry_max_attempts`, default 1. */
   readonly hostSelectionMaxAttempts: number;
-  /** The raw policy (retry_host_predicate, retry_priority, rate_limited_retry_back_off... for later). */
+  readonly resetHeaders: readonly ResetHeaderParser[];
+  readonly resetMaxIntervalMs: number;
+  /** The raw policy. */
   readonly config: RetryPolicyProto;
+  private readonly hostPredicateFactories: ReadonlyArray<() => RetryHostPredicate>;
 
   /** `path` is the proto path of the policy, for errors. */
   constructor(config: RetryPolicyProto, path: string) {
@@ -128,5 +169,29 @@ export class RetryPolicyImpl implements RetryPolicy {
     }
     this.baseIntervalMs = base;
     this.maxIntervalMs = max;
+
+    this.hostPredicateFactories = config.retryHostPredicate.map((p, i) => compileHostPredicate(p, `${path}.retry_host_predicate[${i}]`));
+    if (config.retryPriority !== undefined) {
+      fail(`${path}.retry_priority`, `retry priority '${config.retryPriority.name}' is not supported`);
+    }
+    if (config.retryOptionsPredicates.length > 0) fail(`${path}.retry_options_predicates`, 'retry options predicates are not supported');
+    const rl = config.rateLimitedRetryBackOff;
+    if (rl !== undefined) {
+      if (rl.resetHeaders.length === 0) fail(`${path}.rate_limited_retry_back_off.reset_headers`, 'at least one reset header is required');
+      this.resetHeaders = rl.resetHeaders.map((h, i) => {
+        if (h.name.length === 0) fail(`${path}.rate_limited_retry_back_off.reset_headers[${i}].name`, 'name must not be empty');
+        // ResetHeaderFormat: SECONDS = 0, UNIX_TIMESTAMP = 1.
+        return new ResetHeaderParserImpl(asciiLower(h.name), (h.format as number) === 1);
+      });
+      this.resetMaxIntervalMs = rl.maxInterval === undefined ? DEFAULT_RESET_MAX_INTERVAL_MS : Math.max(1, durationToMs(rl.maxInterval, 0));
+    } else {
+      this.resetHeaders = [];
+      this.resetMaxIntervalMs = DEFAULT_RESET_MAX_INTERVAL_MS;
+    }
+  }
+
+  /** Fresh `retry_host_predicate` instances for one request (they remember its attempted hosts). */
+  retryHostPredicates(): RetryHostPredicate[] {
+    return this.hostPredicateFactories.map((f) => f());
   }
 }

@@ -134,6 +134,10 @@ export class RouteEntryImpl implements RouteEntry {
   readonly retryPolicy: RetryPolicyImpl | null;
   /** `hash_policy` (null when empty). */
   readonly hashPolicy: HashPolicyImpl | null;
+  readonly hedgeOnPerTryTimeout: boolean;
+  readonly retryShadowBufferLimit: number | null;
+  readonly includeAttemptCountInRequest: boolean;
+  readonly includeAttemptCountInResponse: boolean;
   readonly upgradeConfigs: readonly UpgradeConfigImpl[];
   readonly connectConfig: ConnectConfig | null;
   /** Effective mirror policies: the route's, else the virtual host's, else the route configuration's. */
@@ -149,7 +153,8 @@ export class RouteEntryImpl implements RouteEntry {
   private readonly pathMatcher: PathMatcher;
 
   constructor(action: RouteAction, pathMatcher: PathMatcher, mutations: HeaderMutationChain,
-    vhost: VirtualHostImpl, common: CommonConfigImpl, routeName: string, path: string) {
+    vhost: VirtualHostImpl, common: CommonConfigImpl, routeName: string, path: string,
+    routePerRequestBufferLimit?: number) {
     this.config = action;
     this.pathMatcher = pathMatcher;
     this.mutations = mutations;
@@ -210,6 +215,11 @@ export class RouteEntryImpl implements RouteEntry {
     if (action.retryPolicy !== undefined) this.retryPolicy = new RetryPolicyImpl(action.retryPolicy, `${path}.retry_policy`);
     else if (vhost.retryPolicyConfig !== undefined) this.retryPolicy = new RetryPolicyImpl(vhost.retryPolicyConfig, `${vhost.path}.retry_policy`);
     else this.retryPolicy = null;
+    // hedge_policy and per_request_buffer_limit_bytes: the route's, else the virtual host's.
+    this.hedgeOnPerTryTimeout = (action.hedgePolicy ?? vhost.config.hedgePolicy)?.hedgeOnPerTryTimeout ?? false;
+    this.retryShadowBufferLimit = routePerRequestBufferLimit ?? vhost.config.perRequestBufferLimitBytes ?? null;
+    this.includeAttemptCountInRequest = vhost.includeRequestAttemptCount;
+    this.includeAttemptCountInResponse = vhost.includeAttemptCountInResponse;
 
     this.hashPolicy = action.hashPolicy.length > 0 ? new HashPolicyImpl(action.hashPolicy, `${path}.hash_policy`) : null;
 
@@ -532,7 +542,8 @@ export class RouteImpl implements Route {
     const action = config.action;
     switch (action.case) {
       case 'route':
-        routeEntry = new RouteEntryImpl(action.value, this.pathMatcher, mutations, vhost, common, config.name, `${path}.route`);
+        routeEntry = new RouteEntryImpl(action.value, this.pathMatcher, mutations, vhost, common, config.name, `${path}.route`,
+          config.perRequestBufferLimitBytes);
         break;
       case 'redirect':
         redirect = new RedirectEntryImpl(action.value, this.pathMatcher, mutations, `${path}.redirect`);

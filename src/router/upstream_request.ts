@@ -1,7 +1,11 @@
 /**
  * UpstreamRequest: one attempt of the router against one host, after Envoy's
  * `source/common/router/upstream_request.cc`. It waits for a pool stream,
- * buffers the request body meanwhile, then relays both directions.
+ * buffers the request body meanwhile, then relays both directions. It owns
+ * the attempt's per-try timers (`per_try_timeout`, started once the stream is
+ * ready and the whole request is in; `per_try_idle_timeout`, restarted by
+ * every response event) and tells the router which attempt an event is for,
+ * since with hedging several can be in flight.
  */
 import {
   StreamResetReason,
@@ -14,6 +18,7 @@ import { PoolFailureReason, type Cancellable, type ConnectionPoolCallbacks } fro
 import { OutlierResult } from '../envoy/upstream/outlier_detection.js';
 import type { Host, UpstreamProtocol } from '../envoy/upstream/host.js';
 import { outlierResponseCode } from './outlier_response_code.js';
+import type { Timer } from '../envoy/common/time.js';
 import type { RouterFilter } from './router_filter.js';
 
 /**
@@ -40,6 +45,14 @@ export class UpstreamRequest implements ResponseDecoder, StreamCallbacks, Connec
   private aboveWatermark = false;
   private active = false;
   private maxDurationTimer: NodeJS.Timeout | null = null;
+  private perTryTimer: Timer | null = null;
+  private perTryIdleTimer: Timer | null = null;
+  /** The stream became ready before the request was complete: per-try timers start on completion. */
+  createPerTryTimeoutOnRequestComplete = false;
+  /** No response headers yet. */
+  awaitingHeaders = true;
+  /** A hedged attempt was started for this one after its per-try timeout: it is never retried itself. */
+  retried = false;
 
   constructor(
     private readonly parent: RouterFilter,
@@ -65,17 +78,19 @@ export class UpstreamRequest implements ResponseDecoder, StreamCallbacks, Connec
     this.encoder = encoder;
     this.active = true;
     host.outlierDetector?.putResult(OutlierResult.LocalOriginConnectSuccess);
+    if (this.parent.downstreamEnded()) this.setupPerTryTimeout();
+    else this.createPerTryTimeoutOnRequestComplete = true;
     const stats = host.cluster.stats;
     stats.upstream_rq_active.inc();
     host.activeRequests++; // the same number as host.stats.rq_active (HostImpl)
     host.stats.rq_total++;
     encoder.getStream().addCallbacks(this);
-    this.parent.onUpstreamConnected(upstreamLocalAddress);
+    this.parent.onUpstreamConnected(upstreamLocalAddress, this);
     const maxDuration = host.cluster.maxStreamDurationMs;
     if (maxDuration > 0) {
       this.maxDurationTimer = setTimeout(() => {
         this.maxDurationTimer = null;
-        this.parent.onStreamMaxDurationReached();
+        this.parent.onStreamMaxDurationReached(this);
       }, maxDuration);
     }
     for (let i = 0; i < this.readDisabled; i++) encoder.getStream().readDisable(true);
@@ -98,7 +113,7 @@ export class UpstreamRequest implements ResponseDecoder, StreamCallbacks, Connec
     this.finished = true;
     // An overflow is the cluster's own circuit breaker, not the host's fault (Envoy skips it too).
     if (reason !== PoolFailureReason.Overflow) this.host.outlierDetector?.putResult(OutlierResult.LocalOriginConnectFailed);
-    this.parent.onPoolFailure(reason, transportFailureReason);
+    this.parent.onPoolFailure(reason, transportFailureReason, this);
   }
 
   // ---- request body from the router ----
@@ -127,6 +142,40 @@ export class UpstreamRequest implements ResponseDecoder, StreamCallbacks, Connec
     else this.trailers = trailers;
   }
 
+  /** Some of the request reached the upstream (a stream was had and the headers sent). */
+  requestStarted(): boolean { return this.encoder !== null; }
+
+  /** The whole request was handed to the upstream stream. */
+  encodeComplete(): boolean { return this.encoder !== null && this.requestEnded; }
+
+  /** Starts `per_try_timeout` / `per_try_idle_timeout` (Envoy's setupPerTryTimeout). */
+  setupPerTryTimeout(): void {
+    this.createPerTryTimeoutOnRequestComplete = false;
+    const perTry = this.parent.perTryTimeoutMs();
+    if (perTry > 0 && this.perTryTimer === null) {
+      this.perTryTimer = this.parent.timeSource.schedule(perTry, () => {
+        this.perTryTimer = null;
+        // Once the response started, only the global timeout applies.
+        if (!this.finished && !this.parent.downstreamResponseHasStarted()) this.parent.onPerTryTimeout(this);
+      });
+    }
+    this.resetPerTryIdleTimer();
+  }
+
+  private resetPerTryIdleTimer(): void {
+    const idle = this.parent.perTryIdleTimeoutMs();
+    if (idle <= 0 || this.finished) return;
+    this.perTryIdleTimer?.cancel();
+    this.perTryIdleTimer = this.parent.timeSource.schedule(idle, () => {
+      this.perTryIdleTimer = null;
+      if (this.finished) return;
+      // The idle timeout ends this attempt; its per-try timeout must not fire as well.
+      this.perTryTimer?.cancel();
+      this.perTryTimer = null;
+      this.parent.onPerTryIdleTimeout(this);
+    });
+  }
+
   readDisable(disable: boolean): void {
     if (disable) this.readDisabled++;
     else if (this.readDisabled > 0) this.readDisabled--;
@@ -135,22 +184,27 @@ export class UpstreamRequest implements ResponseDecoder, StreamCallbacks, Connec
 
   // ---- ResponseDecoder ----
   decode1xxHeaders(headers: HeaderMap): void {
-    if (!this.finished) this.parent.onUpstream1xxHeaders(headers);
+    if (this.finished) return;
+    this.resetPerTryIdleTimer();
+    this.parent.onUpstream1xxHeaders(headers, this);
   }
   decodeHeaders(headers: HeaderMap, endStream: boolean): void {
     if (this.finished) return;
+    this.resetPerTryIdleTimer();
+    this.awaitingHeaders = false;
     const status = Number(headers.get(':status'));
     this.host.stats[status >= 500 ? 'rq_error' : 'rq_success']++;
     this.host.outlierDetector?.putHttpResponseCode(outlierResponseCode(headers, this.headers));
-    this.parent.onUpstreamHeaders(headers, endStream, performance.now() - this.sentTime);
+    this.parent.onUpstreamHeaders(headers, endStream, performance.now() - this.sentTime, this);
   }
   decodeData(data: Buffer, endStream: boolean): void {
     if (this.finished) return;
-    this.parent.onUpstreamData(data, endStream);
+    this.resetPerTryIdleTimer();
+    this.parent.onUpstreamData(data, endStream, this);
   }
   decodeTrailers(trailers: HeaderMap): void {
     if (this.finished) return;
-    this.parent.onUpstreamTrailers(trailers);
+    this.parent.onUpstreamTrailers(trailers, this);
   }
 
   // ---- StreamCallbacks ----
@@ -160,7 +214,7 @@ export class UpstreamRequest implements ResponseDecoder, StreamCallbacks, Connec
     this.finished = true;
     this.host.cluster.stats.upstream_rq_rx_reset.inc();
     if (reason !== StreamResetReason.Overflow) this.host.outlierDetector?.putResult(OutlierResult.LocalOriginConnectFailed);
-    this.parent.onUpstreamReset(reason, transportFailureReason);
+    this.parent.onUpstreamReset(reason, transportFailureReason, this);
   }
   onAboveWriteBufferHighWatermark(): void { this.parent.onUpstreamAboveWriteBufferHighWatermark(); }
   onBelowWriteBufferLowWatermark(): void { this.parent.onUpstreamBelowWriteBufferLowWatermark(); }
@@ -193,6 +247,10 @@ export class UpstreamRequest implements ResponseDecoder, StreamCallbacks, Connec
 
   private release(): void {
     if (this.maxDurationTimer !== null) { clearTimeout(this.maxDurationTimer); this.maxDurationTimer = null; }
+    this.perTryTimer?.cancel();
+    this.perTryTimer = null;
+    this.perTryIdleTimer?.cancel();
+    this.perTryIdleTimer = null;
     if (!this.active) return;
     this.active = false;
     this.host.cluster.stats.upstream_rq_active.dec();

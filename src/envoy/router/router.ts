@@ -5,6 +5,7 @@
  */
 import type { HeaderMap } from '../http/header_map.js';
 import type { StreamInfo } from '../stream_info/stream_info.js';
+import type { HostDescription } from '../upstream/host.js';
 
 /** A compiled RouteConfiguration. */
 export interface RouteTable {
@@ -47,13 +48,52 @@ export interface HeaderMutations {
   finalizeResponseHeaders(headers: HeaderMap, streamInfo: StreamInfo, requestHeaders?: HeaderMap | null): void;
 }
 
+/** A compiled header condition (a HeaderMatcher). */
+export interface HeaderPredicate {
+  match(headers: HeaderMap): boolean;
+}
+
+/**
+ * A `retry_host_predicate` (Envoy's Upstream::RetryHostPredicate): one
+ * instance per request, told of every host attempted, asked whether a host the
+ * load balancer picked for a retry should be picked again.
+ */
+export interface RetryHostPredicate {
+  shouldSelectAnotherHost(host: HostDescription): boolean;
+  onHostAttempted(host: HostDescription): void;
+}
+
+/** `rate_limited_retry_back_off.reset_headers[]`: reads a back-off interval from a response header. */
+export interface ResetHeaderParser {
+  /** The interval in ms the header asks for, or null when absent / unparsable / in the past. */
+  parseIntervalMs(headers: HeaderMap, systemNowMs: number): number | null;
+}
+
 export interface RetryPolicy {
   /** Bit set of retry-on conditions. */
   readonly retryOn: number;
   readonly numRetries: number;
   /** 0 = none. */
   readonly perTryTimeoutMs: number;
+  /** 0 = none. */
+  readonly perTryIdleTimeoutMs: number;
   readonly retriableStatusCodes: ReadonlySet<number>;
+  /** Response header conditions for `retriable-headers`. */
+  readonly retriableHeaders: readonly HeaderPredicate[];
+  /** A request is retried only if one of these matches (none configured = every request). */
+  readonly retriableRequestHeaders: readonly HeaderPredicate[];
+  /** `retry_back_off.base_interval` in ms, or null for the default (25 ms). */
+  readonly baseIntervalMs: number | null;
+  /** `retry_back_off.max_interval` in ms, or null for the default (10 x base). */
+  readonly maxIntervalMs: number | null;
+  /** `host_selection_retry_max_attempts` (default 1). */
+  readonly hostSelectionMaxAttempts: number;
+  /** Fresh `retry_host_predicate` instances for one request. */
+  retryHostPredicates(): RetryHostPredicate[];
+  /** `rate_limited_retry_back_off.reset_headers` (empty when unset). */
+  readonly resetHeaders: readonly ResetHeaderParser[];
+  /** `rate_limited_retry_back_off.max_interval` in ms (default 300 s). */
+  readonly resetMaxIntervalMs: number;
 }
 
 export interface UpgradeConfig {
@@ -122,6 +162,17 @@ export interface RouteEntry extends HeaderMutations {
   /** Route `priority`: which circuit breakers and pools the request uses (0 DEFAULT, 1 HIGH). */
   readonly priority: number;
   readonly retryPolicy: RetryPolicy | null;
+  /** `hedge_policy.hedge_on_per_try_timeout` (the route's hedge_policy, else the virtual host's). */
+  readonly hedgeOnPerTryTimeout: boolean;
+  /**
+   * `per_request_buffer_limit_bytes` (the route's, else the virtual host's):
+   * how much request body is kept for retries; null = the connection's buffer limit.
+   */
+  readonly retryShadowBufferLimit: number | null;
+  /** The virtual host's `include_request_attempt_count`: x-envoy-attempt-count upstream. */
+  readonly includeAttemptCountInRequest: boolean;
+  /** The virtual host's `include_attempt_count_in_response`: x-envoy-attempt-count downstream. */
+  readonly includeAttemptCountInResponse: boolean;
   readonly upgradeConfigs: ReadonlyArray<UpgradeConfig>;
   /** The CONNECT upgrade's connect_config, when the route terminates CONNECT (null: CONNECT is proxied as HTTP). */
   readonly connectConfig: ConnectConfig | null;

@@ -48,6 +48,12 @@ export interface ClusterStats {
   readonly upstream_rq_retry_success: Counter;
   readonly upstream_rq_retry_overflow: Counter;
   readonly upstream_rq_retry_limit_exceeded: Counter;
+  /** Retries that waited an exponential back-off / a back-off a rate-limited response asked for. */
+  readonly upstream_rq_retry_backoff_exponential: Counter;
+  readonly upstream_rq_retry_backoff_ratelimited: Counter;
+  readonly upstream_rq_per_try_idle_timeout: Counter;
+  /** Retry (or shadow) buffering given up because the request body outgrew the buffer limit. */
+  readonly retry_or_shadow_abandoned: Counter;
   readonly upstream_rq_1xx: Counter;
   readonly upstream_rq_2xx: Counter;
   readonly upstream_rq_3xx: Counter;
