@@ -309,9 +309,10 @@ export class FilterManager implements FilterChainFactoryCallbacks {
       f.headersContinued = true;
       const end = this.decodeComplete && this.decodeBuffer === null && this.requestTrailers === null;
       this.decodeHeaders(next, this.requestHeaders!, end);
-      if (this.destroyed) return;
-      // A later filter may have stopped on the headers: it now holds everything.
-      if (next < this.decoderFilters.length && this.stoppedAt(next)) return;
+      if (this.destroyed || this.responseComplete()) return;
+      // A later filter that stopped on the headers still gets the buffered data:
+      // after StopIteration it sees the data itself (the router, waiting for a
+      // connection); after StopAll* decodeData buffers it there again (Envoy's commonContinue).
     }
     if (this.decodeBuffer !== null) {
       const data = this.takeDecodeBuffer();
@@ -322,13 +323,6 @@ export class FilterManager implements FilterChainFactoryCallbacks {
     if (this.requestTrailers !== null && this.decodeComplete && next < this.decoderFilters.length) {
       if (!this.decoderFilters[next]!.endStreamPassed) this.decodeTrailers(next, this.requestTrailers);
     }
-  }
-
-  private stoppedAt(from: number): boolean {
-    for (let i = from; i < this.decoderFilters.length; i++) {
-      if (this.decoderFilters[i]!.iterationState !== IterationState.Continue) return true;
-    }
-    return false;
   }
 
   bufferDecodeData(data: Buffer): void {
