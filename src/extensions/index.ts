@@ -5,6 +5,7 @@
  */
 import { registerFactory, registeredFactories } from '../config/registry.js';
 import { registerAccessLoggers } from './access_loggers/index.js';
+import { faultFactory } from './filters/http/fault/config.js';
 import { grpcStatsFactory } from './filters/http/grpc_stats/config.js';
 import { grpcWebFactory } from './filters/http/grpc_web/config.js';
 import { routerFactory } from './filters/http/router/config.js';
@@ -27,6 +28,7 @@ export function registerBuiltinExtensions(): void {
   registerFactory(httpConnectionManagerFactory);
   registerFactory(tcpProxyFactory);
   // envoy.filters.http
+  registerFactory(faultFactory);
   registerFactory(grpcStatsFactory);
   registerFactory(grpcWebFactory);
   registerFactory(routerFactory);

@@ -63,8 +63,14 @@ abstract class ActiveFilterBase {
   /** A data callback returned a buffering stop; the next Continue flushes the buffer. */
   dataStopped = false;
   endStreamPassed = false;
+  /** HttpFilter.name and the factory's canonical name, for per-route config lookup. */
+  readonly configName: string;
+  readonly filterName: string;
 
-  constructor(readonly parent: FilterManager, readonly index: number) {}
+  constructor(readonly parent: FilterManager, readonly index: number) {
+    this.configName = parent.currentConfigName;
+    this.filterName = parent.currentFilterName;
+  }
 
   get streamInfo(): StreamInfo { return this.parent.streamInfo; }
   get streamId(): number { return this.parent.cb.streamId; }
@@ -74,6 +80,13 @@ abstract class ActiveFilterBase {
   route(): Route | null { return this.parent.cb.route(); }
   clearRouteCache(): void { this.parent.cb.clearRouteCache(); }
   resetStream(): void { this.parent.cb.resetStream(); }
+  mostSpecificPerFilterConfig(): unknown {
+    const route = this.parent.cb.route();
+    if (route === null) return undefined;
+    const own = this.configName === '' ? undefined : route.perFilterConfig(this.configName);
+    if (own !== undefined || this.filterName === '' || this.filterName === this.configName) return own;
+    return route.perFilterConfig(this.filterName);
+  }
 }
 
 class ActiveDecoderFilter extends ActiveFilterBase implements StreamDecoderFilterCallbacks {
@@ -158,10 +171,17 @@ export class FilterManager implements FilterChainFactoryCallbacks {
   private encodeBufferBytes = 0;
   private downstreamAboveHighWatermark = 0;
   destroyed = false;
+  /** Set by setFilterConfigName; filters added next take these names. */
+  currentConfigName = '';
+  currentFilterName = '';
 
   constructor(readonly cb: FilterManagerCallbacks, readonly streamInfo: StreamInfo) {}
 
   // ---- FilterChainFactoryCallbacks ----
+  setFilterConfigName(configName: string, filterName: string): void {
+    this.currentConfigName = configName;
+    this.currentFilterName = filterName;
+  }
   addStreamDecoderFilter(filter: StreamDecoderFilter): void {
     const a = new ActiveDecoderFilter(this, this.decoderFilters.length, filter);
     this.decoderFilters.push(a);
@@ -289,9 +309,10 @@ export class FilterManager implements FilterChainFactoryCallbacks {
       f.headersContinued = true;
       const end = this.decodeComplete && this.decodeBuffer === null && this.requestTrailers === null;
       this.decodeHeaders(next, this.requestHeaders!, end);
-      if (this.destroyed) return;
-      // A later filter may have stopped on the headers: it now holds everything.
-      if (next < this.decoderFilters.length && this.stoppedAt(next)) return;
+      if (this.destroyed || this.responseComplete()) return;
+      // A later filter that stopped on the headers still gets the buffered data:
+      // after StopIteration it sees the data itself (the router, waiting for a
+      // connection); after StopAll* decodeData buffers it there again (Envoy's commonContinue).
     }
     if (this.decodeBuffer !== null) {
       const data = this.takeDecodeBuffer();
@@ -302,13 +323,6 @@ export class FilterManager implements FilterChainFactoryCallbacks {
     if (this.requestTrailers !== null && this.decodeComplete && next < this.decoderFilters.length) {
       if (!this.decoderFilters[next]!.endStreamPassed) this.decodeTrailers(next, this.requestTrailers);
     }
-  }
-
-  private stoppedAt(from: number): boolean {
-    for (let i = from; i < this.decoderFilters.length; i++) {
-      if (this.decoderFilters[i]!.iterationState !== IterationState.Continue) return true;
-    }
-    return false;
   }
 
   bufferDecodeData(data: Buffer): void {

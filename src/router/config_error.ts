@@ -37,6 +37,8 @@ export function at<T>(path: string, fn: () => T): T {
     return fn();
   } catch (e) {
     if (e instanceof RouteConfigError) throw e;
+    // A config error from an extension (a typed_per_filter_config entry) carries a path relative to `path`.
+    if (e instanceof ConfigError) throw new RouteConfigError(joinPath(path, e.fieldPath), e.detail, { cause: e });
     if (e instanceof MatcherConfigError) throw new RouteConfigError(joinPath(path, e.field), e.detail, { cause: e });
     throw new RouteConfigError(path, e instanceof Error ? e.message : String(e), { cause: e });
   }

@@ -100,6 +100,45 @@ describe('FilterManager', () => {
     assert.deepEqual(log.slice(3), ['b.dh(false)', 'b.dd(12,true)']);
   });
 
+  it('on continue, a later filter that stops on the headers (the router) still gets the buffered body', () => {
+    const log: string[] = [];
+    const fm = makeManager(log);
+    const a = new Recorder('a', log);
+    a.headersStatus = FilterHeadersStatus.StopIteration;
+    a.dataStatus = FilterDataStatus.StopIterationAndWatermark;
+    const b = new Recorder('b', log);
+    b.headersStatus = FilterHeadersStatus.StopIteration;
+    b.dataStatus = FilterDataStatus.StopIterationNoBuffer;
+    fm.addStreamDecoderFilter(a);
+    fm.addStreamDecoderFilter(b);
+    fm.decodeHeaders(0, H(), false);
+    fm.decodeComplete = true;
+    fm.decodeData(0, Buffer.from('body'), true);
+    assert.deepEqual(log, ['a.dh(false)', 'a.dd(body,true)']);
+    a.dcb.continueDecoding();
+    assert.deepEqual(log.slice(2), ['b.dh(false)', 'b.dd(body,true)']);
+  });
+
+  it('on continue, a later filter that stops all on the headers gets the buffered body when it continues', () => {
+    const log: string[] = [];
+    const fm = makeManager(log);
+    const a = new Recorder('a', log);
+    a.headersStatus = FilterHeadersStatus.StopIteration;
+    a.dataStatus = FilterDataStatus.StopIterationAndWatermark;
+    const b = new Recorder('b', log);
+    b.headersStatus = FilterHeadersStatus.StopAllIterationAndBuffer;
+    fm.addStreamDecoderFilter(a);
+    fm.addStreamDecoderFilter(b);
+    fm.addStreamDecoderFilter(new Recorder('c', log));
+    fm.decodeHeaders(0, H(), false);
+    fm.decodeComplete = true;
+    fm.decodeData(0, Buffer.from('body'), true);
+    a.dcb.continueDecoding();
+    assert.deepEqual(log.slice(2), ['b.dh(false)']);
+    b.dcb.continueDecoding();
+    assert.deepEqual(log.slice(3), ['c.dh(false)', 'b.dd(body,true)', 'c.dd(body,true)']);
+  });
+
   it('StopAllIterationAndBuffer buffers data in the manager and releases it on continue', () => {
     const log: string[] = [];
     const fm = makeManager(log);

@@ -9,6 +9,7 @@
 import type { Scope } from '../../src/envoy/stats/stats.js';
 import type { TimeSource } from '../../src/envoy/common/time.js';
 import type { SubscriptionFactory } from '../../src/envoy/config/subscription.js';
+import type { TimeSource } from '../../src/envoy/common/time.js';
 import type { ServerClusterManager } from '../../src/server/cluster_manager_factory.js';
 import { loadBootstrap } from '../../src/config/bootstrap_loader.js';
 import { unpackAny } from '../../src/config/type_registry.js';
@@ -35,7 +36,7 @@ export interface InProcessProxyOptions {
   /** Builds the SDS subscription factory once the cluster manager exists (none: sds_config is a config error). */
   subscriptionFactory?: (deps: { clusterManager: ServerClusterManager; scope: Scope; configDir: string }) => SubscriptionFactory;
   configDir?: string;
-  /** Clock of the clusters' outlier detection (a SimulatedTimeSource in tests). */
+  /** One clock for the clusters (outlier detection, health checks) and the extensions' factory context (a SimulatedTimeSource in tests). */
   timeSource?: TimeSource;
 }
 
@@ -64,6 +65,7 @@ export async function startInProcessProxy(yaml: string, o: InProcessProxyOptions
     unpackAny: (any, path) => unpackAny(any as never, path),
     warn,
     secretManager,
+    ...(o.timeSource !== undefined ? { timeSource: o.timeSource } : {}),
   }));
   try {
     await listenerManager.addStaticListeners(b.staticResources?.listeners ?? [], true);

@@ -74,6 +74,15 @@ export interface StreamFilterCallbacks {
   readonly connectionId: number;
   /** The HCM's stat prefix scope name (e.g. `http.ingress_http.`). */
   readonly statPrefix: string;
+  /**
+   * The route's most specific `typed_per_filter_config` for this filter
+   * (weighted cluster > route > virtual host > route configuration), as its
+   * factory's createRouteSpecificFilterConfig compiled it; looked up by the
+   * filter's config name (HttpFilter.name), then by its factory's canonical
+   * name. Undefined when there is none or no route (Envoy's
+   * mostSpecificPerFilterConfig()).
+   */
+  mostSpecificPerFilterConfig(): unknown;
 }
 
 export interface StreamDecoderFilterCallbacks extends StreamFilterCallbacks {
@@ -171,6 +180,12 @@ export interface FilterChainFactoryCallbacks {
   addStreamEncoderFilter(filter: StreamEncoderFilter): void;
   addStreamFilter(filter: StreamFilter): void;
   addAccessLogHandler(handler: AccessLogHandler): void;
+  /**
+   * Names the filters the next factory adds: `configName` is the HttpFilter
+   * `name` from the config, `filterName` the factory's canonical name (Envoy's
+   * setFilterConfigName). The HCM calls it before each factory.
+   */
+  setFilterConfigName(configName: string, filterName: string): void;
 }
 
 /** Built once per filter config; called once per stream. */

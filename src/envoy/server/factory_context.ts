@@ -72,4 +72,9 @@ export interface FactoryContext {
    * Absent outside listeners.
    */
   addListenerDestroyCb?(cb: () => void): void;
+  /**
+   * The clock for timers extensions arm (fault delays, rate limiters).
+   * Absent: the real clock (`realTimeSource`); tests pass a simulated one.
+   */
+  readonly timeSource?: import('../common/time.js').TimeSource;
 }

@@ -14,7 +14,11 @@ import type { AccessLogInstance } from '../../../../envoy/access_log/access_log.
 import type { RouteTable } from '../../../../envoy/router/router.js';
 import { ConfigError, withPathPrefix } from '../../../../config/config_error.js';
 import { durationToMs } from '../../../../config/well_known.js';
-import { resolveTypedConfig } from '../../../../config/registry.js';
+import { getFactoryByName, getFactoryByType, resolveTypedConfig } from '../../../../config/registry.js';
+import { effectiveTypeName, unpackAny } from '../../../../config/type_registry.js';
+import { validateMessage } from '../../../../config/pgv_validator.js';
+import type { Any } from '@bufbuild/protobuf/wkt';
+import type { FilterConfig } from '../../../../generated/envoy/config/route/v3/route_components_pb.js';
 import { ServerHeaderTransformation, type CodecType, type ConnectionManagerConfig, type UpgradeSetting } from '../../../../http/conn_manager_config.js';
 import { ConnectionManagerImpl } from '../../../../http/conn_manager_impl.js';
 import type { ClientCertDetail, ForwardClientCertConfig, ForwardClientCertType } from '../../../../http/forward_client_cert.js';
@@ -28,6 +32,7 @@ import { createHttp2CodecStats } from '../../../../http/codec/http2/codec_stats.
 import { DEFAULT_HTTP2_SERVER_SETTINGS } from '../../../../http/codec/http2/server_connection.js';
 import { CodecTypeValue, ServerHeaderTransformationValue } from './hcm_enums.js';
 
+const FILTER_CONFIG_TYPE = 'envoy.config.route.v3.FilterConfig';
 const HCM_TYPE = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 
 /** Compiles the HTTP filter list, checking that the last one (and only it) is terminal, as Envoy does. */
@@ -49,9 +54,57 @@ function compileHttpFilters(
     if (!factory.isTerminalFilter && last) {
       throw new ConfigError(p, `non-terminal filter named ${entry.name} of type ${factory.name} is the last filter in a http filter chain.`);
     }
-    out.push(withPathPrefix(`${p}.typed_config`, () => factory.createFilterFactory(config, statPrefix, context)));
+    const cb = withPathPrefix(`${p}.typed_config`, () => factory.createFilterFactory(config, statPrefix, context));
+    // Filters learn their names, for mostSpecificPerFilterConfig() (Envoy's setFilterConfigName).
+    const configName = entry.name;
+    out.push((callbacks) => { callbacks.setFilterConfigName(configName, factory.name); cb(callbacks); });
   });
   return out;
+}
+
+/**
+ * Compiles one `typed_per_filter_config` entry, as Envoy's
+ * PerFilterConfigs::createRouteSpecificFilterConfig: the factory is found by
+ * the config's type (then by the entry's name), the config is unpacked and
+ * PGV-validated, and the factory compiles it once. A
+ * `envoy.config.route.v3.FilterConfig` wrapper is unwrapped; with
+ * `is_optional`, an unknown filter or one without route-specific config is
+ * skipped (undefined). Errors carry paths relative to the entry.
+ */
+function compileRouteSpecificFilterConfig(name: string, any: Any, context: FactoryContext): unknown {
+  let typed: Any | undefined = any;
+  let isOptional = false;
+  let prefix = '';
+  if (effectiveTypeName(any) === FILTER_CONFIG_TYPE) {
+    const wrapper = unpackAny(any, '') as FilterConfig;
+    validateMessage(wrapper, '');
+    if (wrapper.disabled) {
+      throw new ConfigError('disabled', 'disabling a filter per route (FilterConfig.disabled) is not supported yet');
+    }
+    typed = wrapper.config;
+    isOptional = wrapper.isOptional;
+    prefix = 'config';
+  }
+  const at = (field: string): string => (prefix === '' ? field : field === '' ? prefix : `${prefix}.${field}`);
+  if (typed === undefined || typed.typeUrl === '') throw new ConfigError(at(''), 'the filter config is empty (no "@type")');
+  const typeName = effectiveTypeName(typed);
+  const factory = getFactoryByType<NamedHttpFilterConfigFactory>('envoy.filters.http', typeName)
+    ?? getFactoryByName<NamedHttpFilterConfigFactory>('envoy.filters.http', name);
+  if (factory === undefined) {
+    if (isOptional) {
+      context.warn(at(''), `no envoy.filters.http extension is registered for type ${typeName}; skipped because is_optional is set`);
+      return undefined;
+    }
+    throw new ConfigError(at(''), `Didn't find a registered implementation for '${name}' with type URL: '${typeName}'`);
+  }
+  const compile = factory.createRouteSpecificFilterConfig;
+  if (compile === undefined) {
+    if (isOptional) return undefined;
+    throw new ConfigError(at(''), `The filter ${name} doesn't support virtual host or route specific configurations`);
+  }
+  const config = unpackAny(typed, at(''));
+  validateMessage(config, at(''));
+  return prefix === '' ? compile.call(factory, config, context) : withPathPrefix(prefix, () => compile.call(factory, config, context));
 }
 
 /**
@@ -65,6 +118,7 @@ function routeTableOptions(context: FactoryContext, validateByDefault: boolean):
     formatterFactory: (fmt: string) => compileFormat(fmt, { omitEmptyValues: true }),
     configDir: context.configDir,
     validateClustersDefault: validateByDefault,
+    compilePerFilterConfig: (name: string, any: Any) => compileRouteSpecificFilterConfig(name, any, context),
     validateClusters: (names: ReadonlySet<string>) => {
       const known = new Set(context.clusterManager.clusterNames());
       for (const n of names) {
