@@ -9,7 +9,6 @@
 import type { Scope } from '../../src/envoy/stats/stats.js';
 import type { TimeSource } from '../../src/envoy/common/time.js';
 import type { SubscriptionFactory } from '../../src/envoy/config/subscription.js';
-import type { TimeSource } from '../../src/envoy/common/time.js';
 import type { ServerClusterManager } from '../../src/server/cluster_manager_factory.js';
 import { loadBootstrap } from '../../src/config/bootstrap_loader.js';
 import { unpackAny } from '../../src/config/type_registry.js';
