@@ -49,6 +49,28 @@ function randomU31(): number {
   return (Math.random() * 0x80000000) >>> 0;
 }
 
+
+/**
+ * Request headers that steer the router (retries, timeouts, hedging), removed
+ * from requests that do not come from an internal address, as Envoy's
+ * ConnectionManagerUtility::cleanInternalHeaders does.
+ */
+const INTERNAL_ONLY_REQUEST_HEADERS: readonly string[] = [
+  'x-envoy-retriable-status-codes',
+  'x-envoy-retriable-header-names',
+  'x-envoy-retry-on',
+  'x-envoy-retry-grpc-on',
+  'x-envoy-max-retries',
+  'x-envoy-upstream-alt-stat-name',
+  'x-envoy-upstream-rq-timeout-ms',
+  'x-envoy-upstream-rq-per-try-timeout-ms',
+  'x-envoy-upstream-rq-timeout-alt-response',
+  'x-envoy-expected-rq-timeout-ms',
+  'x-envoy-force-trace',
+  'x-envoy-ip-tags',
+  'x-envoy-original-url',
+  'x-envoy-hedge-on-per-try-timeout',
+];
 export class ConnectionManagerImpl implements ReadFilter, ServerConnectionCallbacks, ConnectionCallbacks {
   private readCallbacks!: ReadFilterCallbacks;
   private codec: ServerConnection | null = null;
@@ -518,6 +540,8 @@ export class ActiveStream implements RequestDecoder, FilterManagerCallbacks, Str
         headers.set(Headers.XEnvoyExternalAddress, clientIp);
       }
     }
+    // An external client must not steer retries or timeouts (Envoy's cleanInternalHeaders).
+    if (!internal) for (const name of INTERNAL_ONLY_REQUEST_HEADERS) headers.remove(name);
     headers.set(Headers.Scheme, scheme);
     mutateXfccRequestHeader(headers, this.parent.connection.ssl, cfg.forwardClientCert);
 

@@ -386,11 +386,23 @@ describe('router retries', () => {
     }
     assert.match(await logLine('/hdr/a'), /^\/hdr\/a 200 - via_upstream 4 /);
 
+    // From an external client (x-forwarded-for names a public address) the same headers are removed
+    // by the connection manager before the router sees them: no retry.
+    const before = u.requests.length;
+    u.queue({ kind: 'status', status: 502 });
+    const external = await request(port, {
+      path: '/hdr/external',
+      headers: { host: 'bare', 'x-forwarded-for': '203.0.113.7', 'x-envoy-retry-on': 'gateway-error', 'x-envoy-max-retries': '3' },
+    });
+    assert.equal(external.status, 502);
+    assert.equal(u.requests.length, before + 1);
+    assert.equal(u.requests.at(-1)!.headers['x-envoy-retry-on'], undefined);
+
     // An unparsable x-envoy-max-retries is ignored: num_retries stays at its default of 1.
     u.queue({ kind: 'status', status: 503 }, 2);
     const r2 = await request(port, { path: '/hdr/b', headers: { host: 'bare', 'x-envoy-retry-on': '5xx', 'x-envoy-max-retries': 'many' } });
     assert.equal(r2.status, 503);
-    assert.equal(u.requests.length, 7);
+    assert.equal(u.requests.length, 8);
     assert.match(await logLine('/hdr/b'), /^\/hdr\/b 503 URX via_upstream 2 /);
 
     // x-envoy-retry-grpc-on and x-envoy-retriable-status-codes work the same way.
@@ -402,7 +414,7 @@ describe('router retries', () => {
     });
     assert.equal(r3.status, 200);
     assert.equal(r3.headers['grpc-status'], undefined);
-    assert.equal(u.requests.length, 10);
+    assert.equal(u.requests.length, 11);
   });
 
   it('retriable-status-codes and retriable-headers', async () => {
