@@ -7,6 +7,7 @@ import { registerFactory, registeredFactories } from '../config/registry.js';
 import { registerAccessLoggers } from './access_loggers/index.js';
 import { grpcStatsFactory } from './filters/http/grpc_stats/config.js';
 import { grpcWebFactory } from './filters/http/grpc_web/config.js';
+import { healthCheckFilterFactory } from './filters/http/health_check/config.js';
 import { routerFactory } from './filters/http/router/config.js';
 import { httpConnectionManagerFactory } from './filters/network/http_connection_manager/config.js';
 import { tcpProxyFactory } from './filters/network/tcp_proxy/config.js';
@@ -29,6 +30,7 @@ export function registerBuiltinExtensions(): void {
   // envoy.filters.http
   registerFactory(grpcStatsFactory);
   registerFactory(grpcWebFactory);
+  registerFactory(healthCheckFilterFactory);
   registerFactory(routerFactory);
   // envoy.filters.listener
   registerFactory(tlsInspectorFactory);

@@ -12,6 +12,7 @@ import {
 import type { HeaderMap } from '../envoy/http/header_map.js';
 import type { Cancellable, ConnectionPoolCallbacks, PoolFailureReason } from '../envoy/upstream/cluster_manager.js';
 import type { Host, UpstreamProtocol } from '../envoy/upstream/host.js';
+import { UnhealthyType } from '../envoy/upstream/health_checker.js';
 import type { RouterFilter } from './router_filter.js';
 
 /**
@@ -136,6 +137,8 @@ export class UpstreamRequest implements ResponseDecoder, StreamCallbacks, Connec
     if (this.finished) return;
     const status = Number(headers.get(':status'));
     this.host.stats[status >= 500 ? 'rq_error' : 'rq_success']++;
+    // Envoy's router: the upstream asks to be taken out of rotation now (its active health checker fails it).
+    if (headers.get('x-envoy-immediate-health-check-fail') !== undefined) this.host.healthChecker?.setUnhealthy(UnhealthyType.ImmediateHealthCheckFail);
     this.parent.onUpstreamHeaders(headers, endStream, performance.now() - this.sentTime);
   }
   decodeData(data: Buffer, endStream: boolean): void {

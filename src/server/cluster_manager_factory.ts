@@ -18,6 +18,8 @@ import type { SubscriptionFactory } from '../envoy/config/subscription.js';
 import type { TransportSocketFactoryContext, UpstreamTransportSocketConfigFactory } from '../envoy/config/typed_config.js';
 import type { UpstreamTransportSocketFactory } from '../envoy/network/transport_socket.js';
 import type { SecretManager } from '../envoy/secret/secret_manager.js';
+import type { TimeSource } from '../envoy/common/time.js';
+import type { AccessLogManager } from '../logging/access_log_file.js';
 import { ConfigError } from '../config/config_error.js';
 import { resolveTypedConfig } from '../config/registry.js';
 import { CdsApiImpl } from '../upstream/cds_api_impl.js';
@@ -86,6 +88,10 @@ export interface ClusterManagerFactoryOptions {
    * cds_config is ignored (with a warning).
    */
   readonly subscriptionFactory?: SubscriptionFactory;
+  /** Clock of the active health checkers (tests pass a simulated one); default the real clock. */
+  readonly timeSource?: TimeSource;
+  /** Where health check event logs are written; default the process-wide access-log manager. */
+  readonly accessLogManager?: AccessLogManager;
 }
 
 export function createClusterManager(
@@ -103,6 +109,8 @@ export function createClusterManager(
     subscriptionFactory: options.subscriptionFactory,
     releaseStats: stats.deleteScope === undefined ? undefined : (prefix, keep) => stats.deleteScope!(prefix, keep),
     defaultDnsResolverConfig: bootstrap.typedDnsResolverConfig,
+    timeSource: options.timeSource,
+    accessLogManager: options.accessLogManager === undefined ? undefined : () => options.accessLogManager!,
   });
   const cdsConfig = bootstrap.dynamicResources?.cdsConfig;
   if (cdsConfig !== undefined) {

@@ -67,6 +67,10 @@ import {
   type DnsResolverOptions,
 } from './dns_resolver.js';
 import { healthFlagsToString, type Locality } from './host_impl.js';
+import { createHealthChecker } from './health_checker_factory.js';
+import type { TimeSource } from '../envoy/common/time.js';
+import { realTimeSource } from '../common/real_time_source.js';
+import { defaultAccessLogManager, type AccessLogManager } from '../logging/access_log_file.js';
 import type { LbPolicyConfig } from './load_balancer_config.js';
 import { defaultRandom, type RandomGenerator } from './load_balancer_impl.js';
 import { ConfigError, messageFingerprint } from './proto_util.js';
@@ -110,6 +114,10 @@ export interface ClusterManagerOptions {
   dnsResolverOptions?: DnsResolverOptions;
   /** Replaces resolver creation (tests). `undefined` config = the default resolver. */
   dnsResolverFactory?: (config: DnsResolverConfig | undefined) => DnsResolver;
+  /** Clock of the active health checkers (tests pass a simulated one); default the real clock. */
+  timeSource?: TimeSource;
+  /** Where health check event logs are written; default the process-wide access-log manager. */
+  accessLogManager?: () => AccessLogManager;
 }
 
 /** What the cluster manager needs of the CDS API (cds_api_impl.ts). */
@@ -477,6 +485,18 @@ export class ClusterManagerImpl implements ClusterManager {
     let transportSocket: UpstreamTransportSocketFactory | null;
     try {
       transportSocket = this.options.transportSocketFactory?.(cluster, impl.info, fieldPath) ?? null;
+    } catch (e) {
+      impl.destroy();
+      throw e;
+    }
+    try {
+      const hc = createHealthChecker(cluster, impl, {
+        timeSource: this.options.timeSource ?? realTimeSource,
+        random: this.random,
+        accessLogManager: this.options.accessLogManager ?? defaultAccessLogManager,
+        transportSocket,
+      }, fieldPath);
+      if (hc !== null) impl.setHealthChecker(hc);
     } catch (e) {
       impl.destroy();
       throw e;

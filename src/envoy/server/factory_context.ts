@@ -72,4 +72,9 @@ export interface FactoryContext {
    * Absent outside listeners.
    */
   addListenerDestroyCb?(cb: () => void): void;
+  /**
+   * True while the server fails health checks (admin `/healthcheck/fail`
+   * until `/healthcheck/ok`), Envoy's `healthCheckFailed()`; absent = never.
+   */
+  healthCheckFailed?(): boolean;
 }

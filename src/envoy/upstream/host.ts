@@ -5,6 +5,7 @@
  * cluster is added and are shared by every request.
  */
 import type { ClusterStats, HostStats } from './stats.js';
+import type { HealthCheckHostMonitor } from './health_checker.js';
 
 /** Health flags on a host (bit set), as Envoy's `Host::HealthFlag`. */
 export const enum HealthFlag {
@@ -47,6 +48,8 @@ export interface Host extends HostDescription {
   healthy(): boolean;
   /** Outstanding requests on this host (least-request LB reads it). */
   activeRequests: number;
+  /** The cluster's active health checker for this host (absent without health_checks). */
+  healthChecker?: HealthCheckHostMonitor;
 }
 
 /** Per-priority circuit breaker limits and their current use. */
