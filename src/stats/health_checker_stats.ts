@@ -29,7 +29,7 @@ const FILTER_COUNTERS = [
 /** The health check HTTP filter's stats (Envoy's ALL_HEALTH_CHECK_FILTER_STATS). */
 export type HealthCheckFilterStats = StatsBlock<(typeof FILTER_COUNTERS)[number]>;
 
-/** Under `http.<stat_prefix>.health_check.` of the root scope. */
-export function createHealthCheckFilterStats(root: Scope, statPrefix: string): HealthCheckFilterStats {
-  return makeStatsBlock(prefixedScope(root, `http.${statPrefix}.health_check.`), { counters: FILTER_COUNTERS });
+/** Under `<http filter stats prefix>health_check.` (the HCM's `http.<stat_prefix>.`) of the root scope. */
+export function createHealthCheckFilterStats(root: Scope, httpStatsPrefix: string): HealthCheckFilterStats {
+  return makeStatsBlock(prefixedScope(root, `${httpStatsPrefix}health_check.`), { counters: FILTER_COUNTERS });
 }
