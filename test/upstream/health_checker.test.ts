@@ -14,6 +14,7 @@ import { HealthFlag } from '../../src/envoy/upstream/host.js';
 import { startFaultyUpstream } from '../support/faulty_upstream.js';
 import { startUpstream } from '../support/http_util.js';
 import { startH2Upstream } from '../support/h2_upstream.js';
+import { clusterFromYaml } from './helpers.js';
 import {
   ServingStatus,
   bootstrapYaml,
@@ -291,6 +292,45 @@ describe('HTTP health checks', () => {
     } finally {
       h.stop();
       await up.close();
+    }
+  });
+});
+
+describe('health checks of CDS clusters', () => {
+  it('a warming CDS cluster waits for its first check; removing it stops every check and closes the connection', async () => {
+    const seed = await startFaultyUpstream('seed');
+    const up = await startUpstream((_req, res) => res.end('ok'));
+    let open = 0;
+    up.server.on('connection', (s) => {
+      open++;
+      s.on('close', () => open--);
+    });
+    const h = await startHarness(bootstrapYaml(clusterYaml('c', [seed.port], httpCheck())));
+    try {
+      const timersBefore = h.time.pendingCount();
+      const cds = clusterFromYaml(`
+name: dyn
+type: STATIC
+connect_timeout: 1s
+load_assignment:
+  cluster_name: dyn
+  endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${up.port} } } } }] }]
+health_checks:
+- { timeout: 1s, interval: 5s, unhealthy_threshold: 1, healthy_threshold: 1, http_health_check: { path: /healthz } }`);
+      assert.equal(h.cm.addOrUpdateCluster(cds, 'v1'), true);
+      assert.deepEqual(h.cm.warmingClusterNames(), ['dyn'], 'warming until the first check completes');
+      await waitFor(() => h.cm.getThreadLocalCluster('dyn') !== undefined, 'dyn to warm');
+      assert.equal(up.requests.length, 1);
+      assert.ok(h.time.pendingCount() > timersBefore);
+      assert.equal(h.cm.removeCluster('dyn'), true);
+      assert.equal(h.time.pendingCount(), timersBefore, 'the removed cluster left no health check timer');
+      await waitFor(() => open === 0, 'the removed cluster health check connection to close');
+      await h.step(60_000);
+      assert.equal(up.requests.length, 1, 'no check after removal');
+    } finally {
+      h.stop();
+      await up.close();
+      await seed.close();
     }
   });
 });
