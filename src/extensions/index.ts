@@ -8,6 +8,7 @@ import { registerAccessLoggers } from './access_loggers/index.js';
 import { faultFactory } from './filters/http/fault/config.js';
 import { grpcStatsFactory } from './filters/http/grpc_stats/config.js';
 import { grpcWebFactory } from './filters/http/grpc_web/config.js';
+import { healthCheckFilterFactory } from './filters/http/health_check/config.js';
 import { routerFactory } from './filters/http/router/config.js';
 import { httpConnectionManagerFactory } from './filters/network/http_connection_manager/config.js';
 import { tcpProxyFactory } from './filters/network/tcp_proxy/config.js';
@@ -31,6 +32,7 @@ export function registerBuiltinExtensions(): void {
   registerFactory(faultFactory);
   registerFactory(grpcStatsFactory);
   registerFactory(grpcWebFactory);
+  registerFactory(healthCheckFilterFactory);
   registerFactory(routerFactory);
   // envoy.filters.listener
   registerFactory(tlsInspectorFactory);

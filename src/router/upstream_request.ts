@@ -19,6 +19,7 @@ import { OutlierResult } from '../envoy/upstream/outlier_detection.js';
 import type { Host, UpstreamProtocol } from '../envoy/upstream/host.js';
 import { outlierResponseCode } from './outlier_response_code.js';
 import type { Timer } from '../envoy/common/time.js';
+import { UnhealthyType } from '../envoy/upstream/health_checker.js';
 import type { RouterFilter } from './router_filter.js';
 
 /**
@@ -195,6 +196,8 @@ export class UpstreamRequest implements ResponseDecoder, StreamCallbacks, Connec
     const status = Number(headers.get(':status'));
     this.host.stats[status >= 500 ? 'rq_error' : 'rq_success']++;
     this.host.outlierDetector?.putHttpResponseCode(outlierResponseCode(headers, this.headers));
+    // Envoy's router: the upstream asks to be taken out of rotation now (its active health checker fails it).
+    if (headers.get('x-envoy-immediate-health-check-fail') !== undefined) this.host.healthChecker?.setUnhealthy(UnhealthyType.ImmediateHealthCheckFail);
     this.parent.onUpstreamHeaders(headers, endStream, performance.now() - this.sentTime, this);
   }
   decodeData(data: Buffer, endStream: boolean): void {

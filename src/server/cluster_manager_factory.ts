@@ -19,6 +19,7 @@ import type { TimeSource } from '../envoy/common/time.js';
 import type { TransportSocketFactoryContext, UpstreamTransportSocketConfigFactory } from '../envoy/config/typed_config.js';
 import type { UpstreamTransportSocketFactory } from '../envoy/network/transport_socket.js';
 import type { SecretManager } from '../envoy/secret/secret_manager.js';
+import type { AccessLogManager } from '../logging/access_log_file.js';
 import { ConfigError } from '../config/config_error.js';
 import { resolveTypedConfig } from '../config/registry.js';
 import { CdsApiImpl } from '../upstream/cds_api_impl.js';
@@ -102,8 +103,10 @@ export interface ClusterManagerFactoryOptions {
    * cds_config is ignored (with a warning).
    */
   readonly subscriptionFactory?: SubscriptionFactory;
-  /** Clock and timers of outlier detection (default: the real clock; tests pass a simulated one). */
+  /** Clock of outlier detection and active health checks (default: the real clock; tests pass a simulated one). */
   readonly timeSource?: TimeSource;
+  /** Where health check event logs are written; default the process-wide access-log manager. */
+  readonly accessLogManager?: AccessLogManager;
 }
 
 export function createClusterManager(
@@ -123,6 +126,7 @@ export function createClusterManager(
     defaultDnsResolverConfig: bootstrap.typedDnsResolverConfig,
     timeSource: options.timeSource,
     outlierEventLogger: outlierEventLoggerFor(bootstrap, options.timeSource ?? realTimeSource),
+    accessLogManager: options.accessLogManager === undefined ? undefined : () => options.accessLogManager!,
   });
   const cdsConfig = bootstrap.dynamicResources?.cdsConfig;
   if (cdsConfig !== undefined) {

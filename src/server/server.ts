@@ -109,6 +109,7 @@ export class Server {
       unpackAny: (any, path) => unpackAny(any as never, path),
       warn: (path, message) => { this.warnings.push(`${path}: ${message}`); log.warn(`${path}: ${message}`); },
       secretManager,
+      healthCheckFailed: () => this.healthCheckFailed,
     });
 
     this.clusterManager = this.rethrowWithPosition(() => createClusterManager(this, b, {

@@ -10,11 +10,19 @@
  * `onInitialized(cb)` is the synchronous form, for the cluster manager, which
  * must make a warm cluster routable in the same tick.
  *
+ * Active health checking (setHealthChecker): hosts start failed_active_hc
+ * (and pending_active_hc for hosts added after start-up with
+ * common_lb_config.ignore_new_hosts_until_first_hc), the checker starts with
+ * initialize(), and warming also waits for the first check of every host, as
+ * Envoy's onInitDone does. A check that changes a host's health rebuilds the
+ * host sets, so the load balancer stops (or resumes) picking it.
+ *
  * Initialize phase (Envoy's InitializePhase): EDS clusters fed over a gRPC
  * or ADS config source are `secondary` — they start after the primary
  * clusters, one of which usually carries their xDS stream.
  */
-import type { Host } from '../envoy/upstream/host.js';
+import { HealthFlag, type Host } from '../envoy/upstream/host.js';
+import { HealthState, HealthTransition, type HealthChecker } from '../envoy/upstream/health_checker.js';
 import type { Cluster } from '../generated/envoy/config/cluster/v3/cluster_pb.js';
 import type { LbEndpoint, LocalityLbEndpoints } from '../generated/envoy/config/endpoint/v3/endpoint_components_pb.js';
 import type { ClusterLoadAssignment, ClusterLoadAssignment_Policy } from '../generated/envoy/config/endpoint/v3/endpoint_pb.js';
@@ -64,6 +72,10 @@ export abstract class ClusterImplBase {
   private readonly initCallbacks: Array<() => void> = [];
   /** Outlier detection, when the cluster has `outlier_detection` (see setOutlierDetector). */
   outlierDetector: DetectorImpl | null = null;
+  private healthCheckerValue: HealthChecker | null = null;
+  /** Hosts whose first health check warming still waits for. */
+  private pendingInitializeHealthChecks = 0;
+  private preInitDone = false;
 
   constructor(
     readonly info: ClusterInfoImpl,
@@ -105,10 +117,26 @@ export abstract class ClusterImplBase {
     return this.initDone;
   }
 
+  /** The active health checker (null without health_checks). */
+  get healthChecker(): HealthChecker | null {
+    return this.healthCheckerValue;
+  }
+
+  /** Envoy's setHealthChecker: host set rebuilds on health changes; started by initialize(). */
+  setHealthChecker(hc: HealthChecker): void {
+    this.healthCheckerValue = hc;
+    hc.addHostCheckCompleteCb((host, changed, result) => {
+      if (changed === HealthTransition.Changed && !this.destroyed) this.prioritySet.refreshHealth(host.priority);
+      // Envoy: a passing active check un-ejects an outlier (successful_active_health_check_uneject_host).
+      if (result === HealthState.Healthy) this.outlierDetector?.onActiveHealthCheckSuccess(host);
+    });
+  }
+
   /** Starts discovery (once) and resolves when the cluster is warm. */
   initialize(): Promise<void> {
     if (!this.initStarted) {
       this.initStarted = true;
+      this.healthCheckerValue?.start();
       this.startPreInit();
       if (this.config.waitForWarmOnInit === false) this.onPreInitComplete();
     }
@@ -131,13 +159,33 @@ export abstract class ClusterImplBase {
   destroy(): void {
     this.destroyed = true;
     this.outlierDetector?.destroy();
-    this.onPreInitComplete(); // nobody should wait on a dead cluster
+    this.healthCheckerValue?.stop();
+    this.finishInitialization(); // nobody should wait on a dead cluster
   }
 
   /** Starts the first discovery; call onPreInitComplete() when it is done. */
   protected abstract startPreInit(): void;
 
   protected onPreInitComplete(): void {
+    if (this.preInitDone || this.initDone) return;
+    this.preInitDone = true;
+    const hc = this.healthCheckerValue;
+    if (hc !== null && !this.destroyed) {
+      // Envoy's onInitDone: wait for one check result per host (every completed check counts one).
+      let hosts = 0;
+      for (const hs of this.prioritySet.hostSetsPerPriority) hosts += hs.hosts.length;
+      if (hosts > 0) {
+        this.pendingInitializeHealthChecks = hosts;
+        hc.addHostCheckCompleteCb(() => {
+          if (this.pendingInitializeHealthChecks > 0 && --this.pendingInitializeHealthChecks === 0) this.finishInitialization();
+        });
+        return;
+      }
+    }
+    this.finishInitialization();
+  }
+
+  private finishInitialization(): void {
     if (this.initDone) return;
     this.initDone = true;
     this.resolveInit();
@@ -151,6 +199,13 @@ export abstract class ClusterImplBase {
 
   /** A host for `ep` at `address` (a resolved IP). */
   protected makeHost(ep: EndpointRef, address: string, hostname: string, priority = ep.lle.priority): HostImpl {
+    let hcFlags = 0;
+    if (this.config.healthChecks.length > 0) {
+      // Unhealthy until its first check passes (Envoy: FAILED_ACTIVE_HC; PENDING_ACTIVE_HC keeps
+      // a host added after start-up out of the host counts too, with ignore_new_hosts_until_first_hc).
+      hcFlags = HealthFlag.FailedActiveHc;
+      if (this.initStarted && this.config.commonLbConfig?.ignoreNewHostsUntilFirstHc === true) hcFlags |= HealthFlag.PendingActiveHc;
+    }
     return new HostImpl({
       cluster: this.info,
       address,
@@ -160,7 +215,7 @@ export abstract class ClusterImplBase {
       priority,
       locality: localityOf(ep.lle),
       metadata: metadataOf(ep.lbe),
-      healthFlags: edsHealthFlags(ep.lbe.healthStatus),
+      healthFlags: edsHealthFlags(ep.lbe.healthStatus) | hcFlags,
       localityWeight: ep.lle.loadBalancingWeight ?? 0,
     });
   }

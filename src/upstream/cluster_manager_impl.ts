@@ -68,6 +68,9 @@ import {
   type DnsResolverOptions,
 } from './dns_resolver.js';
 import { healthFlagsToString, type Locality } from './host_impl.js';
+import { createHealthChecker } from './health_checker_factory.js';
+import { realTimeSource } from '../common/real_time_source.js';
+import { defaultAccessLogManager, type AccessLogManager } from '../logging/access_log_file.js';
 import type { LbPolicyConfig } from './load_balancer_config.js';
 import { defaultRandom, type RandomGenerator } from './load_balancer_impl.js';
 import type { OutlierEventLogger } from './outlier_detection_impl.js';
@@ -112,10 +115,12 @@ export interface ClusterManagerOptions {
   dnsResolverOptions?: DnsResolverOptions;
   /** Replaces resolver creation (tests). `undefined` config = the default resolver. */
   dnsResolverFactory?: (config: DnsResolverConfig | undefined) => DnsResolver;
-  /** Clock and timers of the clusters' outlier detection (default: the real clock; tests pass a simulated one). */
+  /** Clock and timers of outlier detection and active health checks (default: the real clock; tests pass a simulated one). */
   timeSource?: TimeSource;
   /** Where outlier ejections are logged (bootstrap cluster_manager.outlier_detection.event_log_path). */
   outlierEventLogger?: OutlierEventLogger | null;
+  /** Where health check event logs are written; default the process-wide access-log manager. */
+  accessLogManager?: () => AccessLogManager;
 }
 
 /** What the cluster manager needs of the CDS API (cds_api_impl.ts). */
@@ -509,6 +514,18 @@ export class ClusterManagerImpl implements ClusterManager {
     let transportSocket: UpstreamTransportSocketFactory | null;
     try {
       transportSocket = this.options.transportSocketFactory?.(cluster, impl.info, fieldPath) ?? null;
+    } catch (e) {
+      impl.destroy();
+      throw e;
+    }
+    try {
+      const hc = createHealthChecker(cluster, impl, {
+        timeSource: this.options.timeSource ?? realTimeSource,
+        random: this.random,
+        accessLogManager: this.options.accessLogManager ?? defaultAccessLogManager,
+        transportSocket,
+      }, fieldPath);
+      if (hc !== null) impl.setHealthChecker(hc);
     } catch (e) {
       impl.destroy();
       throw e;

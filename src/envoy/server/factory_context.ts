@@ -77,4 +77,9 @@ export interface FactoryContext {
    * Absent: the real clock (`realTimeSource`); tests pass a simulated one.
    */
   readonly timeSource?: import('../common/time.js').TimeSource;
+  /**
+   * True while the server fails health checks (admin `/healthcheck/fail`
+   * until `/healthcheck/ok`), Envoy's `healthCheckFailed()`; absent = never.
+   */
+  healthCheckFailed?(): boolean;
 }

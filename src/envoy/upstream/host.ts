@@ -6,6 +6,7 @@
  */
 import type { DetectorHostMonitor } from './outlier_detection.js';
 import type { ClusterStats, HostStats } from './stats.js';
+import type { HealthCheckHostMonitor } from './health_checker.js';
 
 /** Health flags on a host (bit set), as Envoy's `Host::HealthFlag`. */
 export const enum HealthFlag {
@@ -50,6 +51,8 @@ export interface Host extends HostDescription {
   activeRequests: number;
   /** Outlier detection's monitor, when the cluster has outlier_detection (the data path reports into it). */
   outlierDetector?: DetectorHostMonitor;
+  /** The cluster's active health checker for this host (absent without health_checks). */
+  healthChecker?: HealthCheckHostMonitor;
 }
 
 /** Per-priority circuit breaker limits and their current use. */
