@@ -37,6 +37,7 @@ import {
 } from './path_matcher.js';
 import { type RedirectConfig, newUri, sslRedirectUri } from './redirect.js';
 import { RetryPolicyImpl } from './retry_policy_impl.js';
+import { type ShadowPolicyImpl, compileShadowPolicies } from './shadow_policy.js';
 import type { VirtualHostImpl } from './virtual_host_impl.js';
 import { type WeightedClusterEntryImpl, WeightedClusters } from './weighted_clusters.js';
 
@@ -134,6 +135,10 @@ export class RouteEntryImpl implements RouteEntry {
   readonly connectConfig: ConnectConfig | null;
   /** Effective mirror policies: the route's, else the virtual host's, else the route configuration's. */
   readonly requestMirrorPolicies: readonly RouteAction_RequestMirrorPolicy[];
+  /** `requestMirrorPolicies` compiled. */
+  readonly shadowPolicies: readonly ShadowPolicyImpl[];
+  /** `per_request_buffer_limit_bytes` of the route, else the virtual host, else 0xffffffff (Envoy's retryShadowBufferLimit). */
+  readonly retryShadowBufferLimit: number;
   /** The raw RouteAction (hash_policy, rate_limits, hedge_policy, cors... for later). */
   readonly config: RouteAction;
   /** `prefix_rewrite` ('' = none). */
@@ -145,7 +150,7 @@ export class RouteEntryImpl implements RouteEntry {
   private readonly pathMatcher: PathMatcher;
 
   constructor(action: RouteAction, pathMatcher: PathMatcher, mutations: HeaderMutationChain,
-    vhost: VirtualHostImpl, common: CommonConfigImpl, routeName: string, path: string) {
+    vhost: VirtualHostImpl, common: CommonConfigImpl, routeName: string, path: string, perRequestBufferLimitBytes?: number) {
     this.config = action;
     this.pathMatcher = pathMatcher;
     this.mutations = mutations;
@@ -214,6 +219,10 @@ export class RouteEntryImpl implements RouteEntry {
     this.requestMirrorPolicies = action.requestMirrorPolicies.length > 0 ? action.requestMirrorPolicies
       : vhost.requestMirrorPolicies.length > 0 ? vhost.requestMirrorPolicies : common.requestMirrorPolicies;
     for (const p of this.requestMirrorPolicies) if (p.cluster.length > 0) common.referencedClusters.add(p.cluster);
+    this.shadowPolicies = compileShadowPolicies(this.requestMirrorPolicies,
+      action.requestMirrorPolicies.length > 0 ? `${path}.request_mirror_policies`
+        : vhost.requestMirrorPolicies.length > 0 ? `${vhost.path}.request_mirror_policies` : 'request_mirror_policies');
+    this.retryShadowBufferLimit = perRequestBufferLimitBytes ?? vhost.config.perRequestBufferLimitBytes ?? 0xffffffff;
   }
 
   /**
@@ -525,7 +534,8 @@ export class RouteImpl implements Route {
     const action = config.action;
     switch (action.case) {
       case 'route':
-        routeEntry = new RouteEntryImpl(action.value, this.pathMatcher, mutations, vhost, common, config.name, `${path}.route`);
+        routeEntry = new RouteEntryImpl(action.value, this.pathMatcher, mutations, vhost, common, config.name, `${path}.route`,
+          config.perRequestBufferLimitBytes);
         break;
       case 'redirect':
         redirect = new RedirectEntryImpl(action.value, this.pathMatcher, mutations, `${path}.redirect`);

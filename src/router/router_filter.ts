@@ -26,6 +26,7 @@ import { routeGlobalTimeoutMs, setGrpcTimeoutHeader, streamDurationTimeoutMs } f
 import { TcpConnPool } from './tcp_upstream.js';
 import { upstreamProtocolFor } from './upstream_protocol.js';
 import { UpstreamRequest, type GenericConnPool } from './upstream_request.js';
+import { startShadowing, type RequestShadower } from './request_shadower.js';
 
 /** Router settings and stats shared by every stream of one HCM (built once). */
 export interface RouterConfig {
@@ -95,6 +96,8 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
   private retainedTrailers: HeaderMap | null = null;
   /** The request was already sent again after a refused stream (at most once). */
   private sentAgain = false;
+  /** Mirroring of this request (request_mirror_policies), or null. */
+  private shadower: RequestShadower | null = null;
 
   constructor(private readonly config: RouterConfig) {}
 
@@ -199,6 +202,8 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
     entry.clusterHeaderMutations(cluster.info.name)?.finalizeRequestHeaders(headers, si);
     entry.finalizeRequestHeaders(headers, si);
     entry.rewriteRequest(headers, true);
+    // The mirror copy is taken after the route's mutations, before auto_host_rewrite (as Envoy's).
+    this.shadower = startShadowing(this.config, entry, headers, cluster.info, this.timeoutMs, cb.decoderBufferLimit(), si.protocol);
     if (entry.autoHostRewrite && host.hostname !== '') headers.set(':authority', host.hostname);
     if (this.timeoutMs > 0 && !this.config.suppressEnvoyHeaders) {
       headers.set('x-envoy-expected-rq-timeout-ms', String(this.timeoutMs));
@@ -213,6 +218,7 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
     this.upstreamRequest = new UpstreamRequest(this, host, pool, headers, endStream);
     this.upstreamRequest.start();
     if (endStream && !this.done) this.onRequestComplete();
+    if (endStream) this.shadower?.onRequestComplete(this.upstreamRequest !== null);
     return FilterHeadersStatus.StopIteration;
   }
 
@@ -226,6 +232,7 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
   decodeData(data: Buffer, endStream: boolean): FilterDataStatus {
     this.retain(data);
     if (this.upstreamRequest !== null) this.upstreamRequest.encodeData(data, endStream);
+    this.shadower?.onData(data, endStream, this.upstreamRequest !== null);
     if (endStream) this.onRequestComplete();
     return FilterDataStatus.StopIterationNoBuffer;
   }
@@ -233,6 +240,7 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
   decodeTrailers(trailers: HeaderMap): FilterTrailersStatus {
     if (this.retainedBody !== null) this.retainedTrailers = trailers;
     if (this.upstreamRequest !== null) this.upstreamRequest.encodeTrailers(trailers);
+    this.shadower?.onTrailers(trailers, this.upstreamRequest !== null);
     this.onRequestComplete();
     return FilterTrailersStatus.StopIteration;
   }

@@ -13,6 +13,7 @@ const COUNTERS = [
   'assignment_timeout_received',
   'lb_healthy_panic',
   'membership_change',
+  'retry_or_shadow_abandoned',
   'update_attempt',
   'update_empty',
   'update_failure',

@@ -5,6 +5,7 @@
  */
 import type { HeaderMap } from '../http/header_map.js';
 import type { StreamInfo } from '../stream_info/stream_info.js';
+import type { ShadowPolicy } from './shadow_writer.js';
 
 /** A compiled RouteConfiguration. */
 export interface RouteTable {
@@ -107,6 +108,10 @@ export interface RouteEntry extends HeaderMutations {
   readonly connectConfig: ConnectConfig | null;
   /** Weighted cluster entries may add their own header mutations; the router calls this with the chosen cluster. */
   clusterHeaderMutations(clusterName: string): HeaderMutations | null;
+  /** Effective `request_mirror_policies` (route, else virtual host, else route configuration). */
+  readonly shadowPolicies: ReadonlyArray<ShadowPolicy>;
+  /** `per_request_buffer_limit_bytes` of the route, else the virtual host (0xffffffff when unset). */
+  readonly retryShadowBufferLimit: number;
   /** `max_stream_duration` etc. come later; keep the raw route for extensions. */
   readonly config: unknown;
 }

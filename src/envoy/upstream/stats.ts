@@ -48,6 +48,8 @@ export interface ClusterStats {
   readonly upstream_rq_retry_success: Counter;
   readonly upstream_rq_retry_overflow: Counter;
   readonly upstream_rq_retry_limit_exceeded: Counter;
+  /** Retries / mirroring given up because the request body outgrew the buffer limit. */
+  readonly retry_or_shadow_abandoned: Counter;
   readonly upstream_rq_1xx: Counter;
   readonly upstream_rq_2xx: Counter;
   readonly upstream_rq_3xx: Counter;

@@ -93,6 +93,7 @@ export function makeClusterStats(): TestClusterStats {
     upstream_rq_retry_success: c('upstream_rq_retry_success'),
     upstream_rq_retry_overflow: c('upstream_rq_retry_overflow'),
     upstream_rq_retry_limit_exceeded: c('upstream_rq_retry_limit_exceeded'),
+    retry_or_shadow_abandoned: c('retry_or_shadow_abandoned'),
     upstream_rq_1xx: c('upstream_rq_1xx'),
     upstream_rq_2xx: c('upstream_rq_2xx'),
     upstream_rq_3xx: c('upstream_rq_3xx'),
