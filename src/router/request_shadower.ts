@@ -6,8 +6,8 @@
  * This is Envoy's default (buffered, not streaming) shadowing:
  *
  * - `start` (decodeHeaders, after the route's header mutations and rewrites):
- *   the policies whose runtime_fraction lets this request through; CONNECT is
- *   never mirrored. The request headers are copied now.
+ *   the policies whose runtime_fraction lets this request through; CONNECT
+ *   (and, here, an Upgrade) is never mirrored. The request headers are copied now.
  * - the body is kept as it passes; when it outgrows the buffer limit (the
  *   listener's per_connection_buffer_limit_bytes, capped by the route's or
  *   virtual host's per_request_buffer_limit_bytes) mirroring is abandoned and
@@ -88,7 +88,8 @@ export class RequestShadower {
 
   /** A shadower for this request, or null when no policy applies. */
   static start(o: RequestShadowerOptions): RequestShadower | null {
-    if (o.policies.length === 0 || o.headers.get(':method') === 'CONNECT') return null;
+    // CONNECT is never mirrored (Envoy); nor is an upgrade, whose request never completes while the tunnel is open.
+    if (o.policies.length === 0 || o.headers.get(':method') === 'CONNECT' || o.headers.has('upgrade')) return null;
     const active = o.policies.filter((p) => shouldShadow(p, o.random));
     if (active.length === 0) return null;
     const headers = o.headers.clone();

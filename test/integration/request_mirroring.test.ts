@@ -7,10 +7,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
 import { startInProcessProxy, type InProcessProxy } from '../support/in_process_proxy.js';
 import { eventually, request, startUpstream, type TestServer } from '../support/http_util.js';
 import { startFaultyUpstream, type FaultyUpstream } from '../support/faulty_upstream.js';
-import { indent, staticCluster } from './fixtures.js';
+import { H2_UPSTREAM, indent, staticCluster } from './fixtures.js';
 
 /** Listener → HCM → router, `routes` under one `*` virtual host, `clusters` as given. */
 function config(routes: string, clusters: string, opts: { vhostExtra?: string; routeConfigExtra?: string } = {}): string {
@@ -58,6 +60,9 @@ describe('request mirroring', () => {
   let mirror2: TestServer;
   let faulty: FaultyUpstream;
   let holding: Awaited<ReturnType<typeof startHoldingUpstream>>;
+  /** Mirror over HTTP/2 (h2c) that records the request trailers it gets. */
+  let h2Mirror: http2.Http2Server;
+  const h2Seen: Array<{ headers: http2.IncomingHttpHeaders; body: string; trailers: http2.IncomingHttpHeaders }> = [];
   let proxy: InProcessProxy;
   let port: number;
 
@@ -68,8 +73,38 @@ describe('request mirroring', () => {
     });
     mirror = await startUpstream((_req, res) => { res.setHeader('x-from', 'mirror'); res.end('mirror'); });
     mirror2 = await startUpstream((_req, res) => res.end('mirror2'));
+    // A CONNECT reaching the mirror is recorded like any other request.
+    mirror.server.on('connect', (req: http.IncomingMessage, socket: net.Socket) => {
+      mirror.requests.push({ method: req.method!, url: req.url!, headers: req.headers, body: '' });
+      socket.destroy();
+    });
     faulty = await startFaultyUpstream('faulty');
     holding = await startHoldingUpstream();
+    // The main upstream also accepts WebSocket upgrades and echoes the tunnel's bytes upper-cased.
+    main.server.on('upgrade', (_req, socket: net.Socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n');
+      socket.on('data', (d: Buffer) => socket.write(d.toString().toUpperCase()));
+      socket.on('end', () => socket.end());
+    });
+    // ... and CONNECT (proxied as HTTP: no connect_config), echoing the same way.
+    main.server.on('connect', (_req, socket: net.Socket) => {
+      socket.write('HTTP/1.1 200 OK\r\n\r\n');
+      socket.on('data', (d: Buffer) => socket.write(d.toString().toUpperCase()));
+      socket.on('end', () => socket.end());
+    });
+    h2Mirror = http2.createServer();
+    h2Mirror.on('stream', (stream, headers) => {
+      const chunks: Buffer[] = [];
+      let trailers: http2.IncomingHttpHeaders = {};
+      stream.on('trailers', (t) => { trailers = t; });
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        h2Seen.push({ headers, body: Buffer.concat(chunks).toString(), trailers });
+        stream.respond({ ':status': 200 });
+        stream.end('h2-mirror');
+      });
+    });
+    await new Promise<void>((r) => h2Mirror.listen(0, '127.0.0.1', r));
     const routes = `
 - match: { prefix: "/basic" }
   request_headers_to_add: [{ header: { key: x-route-added, value: yes } }]
@@ -128,6 +163,20 @@ describe('request mirroring', () => {
     request_mirror_policies: [{ cluster: mirror }]
 - match: { prefix: "/inherited" }
   route: { cluster: main }
+- match: { prefix: "/ws" }
+  route:
+    cluster: main
+    upgrade_configs: [{ upgrade_type: websocket }]
+    request_mirror_policies: [{ cluster: mirror }]
+- match: { connect_matcher: {} }
+  route:
+    cluster: main
+    upgrade_configs: [{ upgrade_type: CONNECT }]
+    request_mirror_policies: [{ cluster: mirror }]
+- match: { prefix: "/to-h2" }
+  route:
+    cluster: main
+    request_mirror_policies: [{ cluster: h2mirror }]
 `;
     const clusters = [
       staticCluster('main', main.port),
@@ -135,6 +184,7 @@ describe('request mirroring', () => {
       staticCluster('mirror2', mirror2.port),
       staticCluster('faulty', faulty.port),
       staticCluster('holding', holding.port),
+      staticCluster('h2mirror', (h2Mirror.address() as { port: number }).port, { extra: H2_UPSTREAM }),
     ].join('');
     proxy = await startInProcessProxy(config(routes, clusters, {
       // Unknown mirror clusters load (as from RDS) and are skipped per request.
@@ -147,7 +197,8 @@ describe('request mirroring', () => {
   after(async () => {
     proxy.stop();
     holding.releaseAll();
-    await Promise.all([main.close(), mirror.close(), mirror2.close(), faulty.close(), holding.close()]);
+    await Promise.all([main.close(), mirror.close(), mirror2.close(), faulty.close(), holding.close(),
+      new Promise((r) => h2Mirror.close(r))]);
   });
 
   /** Clears what the upstreams saw. */
@@ -308,18 +359,18 @@ describe('request mirroring', () => {
     reset();
     const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
     try {
-      await Promise.all(Array.from({ length: 200 }, () => request(port, { path: '/never', headers: { host: 'h' }, agent })));
+      await Promise.all(Array.from({ length: 100 }, () => request(port, { path: '/never', headers: { host: 'h' }, agent })));
     } finally {
       agent.destroy();
     }
-    assert.equal(main.requests.length, 200);
+    assert.equal(main.requests.length, 100);
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(mirror.requests.length, 0);
   });
 
   it('runtime_fraction 25% (TEN_THOUSAND) mirrors about a quarter of the requests', async () => {
     reset();
-    const n = 1200;
+    const n = 800;
     const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
     try {
       for (let i = 0; i < n; i += 100) {
@@ -329,11 +380,79 @@ describe('request mirroring', () => {
       agent.destroy();
     }
     const p = 0.25;
-    const sigma = Math.sqrt(n * p * (1 - p)); // binomial standard deviation, 15 for n = 1200
+    const sigma = Math.sqrt(n * p * (1 - p)); // binomial standard deviation, 12 for n = 800
     await eventually(() => mirror2.requests.length >= n * p - 5 * sigma, 5000, 'the mirrored share');
     await new Promise((r) => setTimeout(r, 100));
     const got = mirror2.requests.length;
     assert.ok(Math.abs(got - n * p) <= 5 * sigma, `mirrored ${got} of ${n}, expected ${n * p} ± ${(5 * sigma).toFixed(0)}`);
+  });
+
+  it('an HTTP/2 request with trailers: the mirror (over HTTP/2) gets body and trailers', async () => {
+    h2Seen.length = 0;
+    reset();
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    try {
+      const reply = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const stream = session.request({ ':method': 'POST', ':path': '/to-h2/t', ':authority': 'grpc.example:50051', 'content-type': 'text/plain' },
+          { waitForTrailers: true });
+        let status = 0;
+        const chunks: Buffer[] = [];
+        stream.on('response', (h) => { status = Number(h[':status']); });
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', () => resolve({ status, body: Buffer.concat(chunks).toString() }));
+        stream.on('error', reject);
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'x-checksum': 'abc123' }));
+        stream.end('hello trailers');
+      });
+      assert.equal(reply.status, 200);
+      assert.equal(reply.body, 'main:14');
+    } finally {
+      session.close();
+    }
+    await eventually(() => h2Seen.length === 1, 3000, 'the HTTP/2 mirror');
+    const m = h2Seen[0]!;
+    assert.equal(m.headers[':method'], 'POST');
+    assert.equal(m.headers[':path'], '/to-h2/t');
+    assert.equal(m.headers[':authority'], 'grpc.example-shadow:50051');
+    assert.equal(m.body, 'hello trailers');
+    assert.equal(m.trailers['x-checksum'], 'abc123');
+  });
+
+  /** Opens a tunnel with `head`, sends a line through it and returns the echo. */
+  const tunnel = (head: string, okStatus: RegExp): Promise<string> => new Promise<string>((resolve, reject) => {
+      const sock = net.connect(port, '127.0.0.1');
+      let buf = '';
+      let upgraded = false;
+      sock.on('data', (d) => {
+        buf += d.toString();
+        if (!upgraded && buf.includes('\r\n\r\n')) {
+          upgraded = true;
+          if (!okStatus.test(buf)) { reject(new Error(`tunnel refused: ${buf}`)); sock.destroy(); return; }
+          buf = '';
+          sock.write('over the tunnel');
+        } else if (upgraded && buf === 'OVER THE TUNNEL') {
+          sock.end();
+          resolve(buf);
+        }
+      });
+      sock.on('error', reject);
+      sock.write(head);
+    });
+
+  it('an upgraded (WebSocket) request is not mirrored; the tunnel works', async () => {
+    reset();
+    const echoed = await tunnel('GET /ws HTTP/1.1\r\nhost: ws.example\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n', /^HTTP\/1\.1 101/);
+    assert.equal(echoed, 'OVER THE TUNNEL');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(mirror.requests.length, 0);
+  });
+
+  it('CONNECT is never mirrored (Envoy); the tunnel works', async () => {
+    reset();
+    const echoed = await tunnel('CONNECT tcp.example:443 HTTP/1.1\r\nhost: tcp.example:443\r\n\r\n', /^HTTP\/1\.1 200/);
+    assert.equal(echoed, 'OVER THE TUNNEL');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(mirror.requests.length, 0);
   });
 
   it('a body over the buffer limit abandons the mirror (retry_or_shadow_abandoned), not the request', async () => {
