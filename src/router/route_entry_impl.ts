@@ -38,6 +38,7 @@ import {
 import { type RedirectConfig, newUri, sslRedirectUri } from './redirect.js';
 import { RetryPolicyImpl } from './retry_policy_impl.js';
 import { HashPolicyImpl } from './hash_policy_impl.js';
+import { type ShadowPolicyImpl, compileShadowPolicies } from './shadow_policy.js';
 import type { VirtualHostImpl } from './virtual_host_impl.js';
 import { type WeightedClusterEntryImpl, WeightedClusters } from './weighted_clusters.js';
 
@@ -142,6 +143,8 @@ export class RouteEntryImpl implements RouteEntry {
   readonly connectConfig: ConnectConfig | null;
   /** Effective mirror policies: the route's, else the virtual host's, else the route configuration's. */
   readonly requestMirrorPolicies: readonly RouteAction_RequestMirrorPolicy[];
+  /** `requestMirrorPolicies` compiled. */
+  readonly shadowPolicies: readonly ShadowPolicyImpl[];
   /** The raw RouteAction (hash_policy, rate_limits, hedge_policy, cors... for later). */
   readonly config: RouteAction;
   /** `prefix_rewrite` ('' = none). */
@@ -231,6 +234,9 @@ export class RouteEntryImpl implements RouteEntry {
     this.requestMirrorPolicies = action.requestMirrorPolicies.length > 0 ? action.requestMirrorPolicies
       : vhost.requestMirrorPolicies.length > 0 ? vhost.requestMirrorPolicies : common.requestMirrorPolicies;
     for (const p of this.requestMirrorPolicies) if (p.cluster.length > 0) common.referencedClusters.add(p.cluster);
+    this.shadowPolicies = compileShadowPolicies(this.requestMirrorPolicies,
+      action.requestMirrorPolicies.length > 0 ? `${path}.request_mirror_policies`
+        : vhost.requestMirrorPolicies.length > 0 ? `${vhost.path}.request_mirror_policies` : 'request_mirror_policies');
   }
 
   /**

@@ -40,6 +40,7 @@ import { TcpConnPool } from './tcp_upstream.js';
 import { upstreamProtocolFor } from './upstream_protocol.js';
 import { UpstreamRequest, type GenericConnPool } from './upstream_request.js';
 import { generatedCookieValue, makeSetCookieValue } from './hash_policy_impl.js';
+import { startShadowing, type RequestShadower } from './request_shadower.js';
 
 /** Router settings and stats shared by every stream of one HCM (built once). */
 export interface RouterConfig {
@@ -136,6 +137,8 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
   private downstreamPaused = 0;
   readonly timeSource: TimeSource;
   private readonly random: RandomGenerator;
+  /** Mirroring of this request (request_mirror_policies), or null. */
+  private shadower: RequestShadower | null = null;
 
   constructor(private readonly config: RouterConfig) {
     this.timeSource = config.timeSource ?? realTimeSource;
@@ -289,6 +292,8 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
     entry.clusterHeaderMutations(cluster.info.name)?.finalizeRequestHeaders(headers, si);
     entry.finalizeRequestHeaders(headers, si);
     entry.rewriteRequest(headers, true);
+    // The mirror copy is taken after the route's mutations, before auto_host_rewrite (as Envoy's).
+    this.shadower = startShadowing(this.config, entry, headers, cluster.info, this.timeoutMs, cb.decoderBufferLimit(), si.protocol);
     if (entry.autoHostRewrite && host.hostname !== '') headers.set(':authority', host.hostname);
     this.setTimeoutHeaders(0);
     if (entry.includeAttemptCountInRequest) headers.set(ATTEMPT_COUNT, '1');
@@ -306,6 +311,7 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
     }
     this.startUpstreamRequest(host, pool, endStream);
     if (endStream && !this.done) this.onRequestComplete();
+    if (endStream) this.shadower?.onRequestComplete(this.mainRequestInFlight());
     return FilterHeadersStatus.StopIteration;
   }
 
@@ -343,6 +349,11 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
     return cluster.httpConnPool(host, upstreamProtocolFor(cluster.info, this.cb.streamInfo.protocol), this.routeEntry!.priority);
   }
 
+  /** The main request is still being tried (an attempt in flight, or a retry waiting): a mirror may go out. */
+  private mainRequestInFlight(): boolean {
+    return !this.done && (this.upstreamRequests.length > 0 || this.pendingRetries > 0);
+  }
+
   decodeData(data: Buffer, endStream: boolean): FilterDataStatus {
     if (this.done) return FilterDataStatus.StopIterationNoBuffer;
     if (this.retryState !== null && this.retainedBody !== null && this.retainedBytes + data.length > this.retryShadowBufferLimit) {
@@ -364,6 +375,7 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
     this.retain(data);
     const ur = this.upstreamRequests[this.upstreamRequests.length - 1];
     if (ur !== undefined) ur.encodeData(data, endStream);
+    this.shadower?.onData(data, endStream, this.mainRequestInFlight());
     if (endStream) this.onRequestComplete();
     return FilterDataStatus.StopIterationNoBuffer;
   }
@@ -373,6 +385,7 @@ export class RouterFilter implements StreamDecoderFilter, DownstreamWatermarkCal
     if (this.retainedBody !== null) this.retainedTrailers = trailers;
     const ur = this.upstreamRequests[this.upstreamRequests.length - 1];
     if (ur !== undefined) ur.encodeTrailers(trailers);
+    this.shadower?.onTrailers(trailers, this.mainRequestInFlight());
     this.onRequestComplete();
     return FilterTrailersStatus.StopIteration;
   }

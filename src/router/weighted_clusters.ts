@@ -7,8 +7,10 @@
  * `header_name` header when that header has exactly one unsigned integer value.
  * `total` is the sum of the weights. `total_weight` (deprecated) is honoured as
  * the proto documents it: when set (> 0) the weights must add up to it. A sum
- * of 0 or above 2^32-1 is rejected. Runtime overrides (`runtime_key_prefix`)
- * and `use_hash_policy` are not applied (the configured weights are used).
+ * of 0 or above 2^32-1 is rejected. `runtime_key_prefix` is accepted: Envoy
+ * reads `<prefix>.<cluster>` from the runtime with the configured weight as
+ * the default, and Legate has no runtime layer, so the configured weights
+ * apply (test/integration/traffic_split.test.ts).
  *
  * Each entry has its own header lists (applied before the route's, see
  * HeaderMutationChain), `host_rewrite_literal` and `typed_per_filter_config`

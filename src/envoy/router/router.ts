@@ -6,6 +6,7 @@
 import type { HeaderMap } from '../http/header_map.js';
 import type { StreamInfo } from '../stream_info/stream_info.js';
 import type { HostDescription } from '../upstream/host.js';
+import type { ShadowPolicy } from './shadow_writer.js';
 
 /** A compiled RouteConfiguration. */
 export interface RouteTable {
@@ -180,6 +181,8 @@ export interface RouteEntry extends HeaderMutations {
   readonly hashPolicy: HashPolicy | null;
   /** Weighted cluster entries may add their own header mutations; the router calls this with the chosen cluster. */
   clusterHeaderMutations(clusterName: string): HeaderMutations | null;
+  /** Effective `request_mirror_policies` (route, else virtual host, else route configuration). */
+  readonly shadowPolicies: ReadonlyArray<ShadowPolicy>;
   /** `max_stream_duration` etc. come later; keep the raw route for extensions. */
   readonly config: unknown;
 }
