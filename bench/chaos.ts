@@ -10,7 +10,7 @@
 //    features configured but nothing failing, against the plain config,
 //    alternating runs; median ratio and spread.
 //
-//   npm run bench:chaos -- [--duration 60] [--kill-every 5] [--down 2] [--rounds 3] [--idle-duration 5] [--quick]
+//   npm run bench:chaos -- [--duration 60] [--kill-every 5] [--down 2] [--rounds 3] [--idle-duration 5] [--quick] [--only chaos|idle]
 
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +25,7 @@ const { values } = parseArgs({
   options: {
     duration: { type: 'string' }, 'kill-every': { type: 'string' }, down: { type: 'string' },
     rounds: { type: 'string' }, 'idle-duration': { type: 'string' }, quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
   },
 });
 const quick = values.quick === true;
@@ -199,6 +200,7 @@ async function idleCost(): Promise<void> {
 
 installCleanupHandlers();
 console.log(`Legate chaos bench (${DURATION_S} s chaos, ${ROUNDS} idle rounds)`);
-await chaos();
-await idleCost();
+// --only chaos|idle runs one part.
+if (values.only === undefined || values.only === 'chaos') await chaos();
+if (values.only === undefined || values.only === 'idle') await idleCost();
 process.exit(0);
