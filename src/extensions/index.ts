@@ -7,9 +7,11 @@ import { registerFactory, registeredFactories } from '../config/registry.js';
 import { registerAccessLoggers } from './access_loggers/index.js';
 import { grpcStatsFactory } from './filters/http/grpc_stats/config.js';
 import { grpcWebFactory } from './filters/http/grpc_web/config.js';
+import { localRateLimitFactory } from './filters/http/local_ratelimit/config.js';
 import { routerFactory } from './filters/http/router/config.js';
 import { httpConnectionManagerFactory } from './filters/network/http_connection_manager/config.js';
 import { tcpProxyFactory } from './filters/network/tcp_proxy/config.js';
+import { networkLocalRateLimitFactory } from './filters/network/local_ratelimit/config.js';
 import { tlsInspectorFactory } from './filters/listener/tls_inspector/config.js';
 import {
   downstreamRawBufferFactory,
@@ -26,9 +28,11 @@ export function registerBuiltinExtensions(): void {
   // envoy.filters.network
   registerFactory(httpConnectionManagerFactory);
   registerFactory(tcpProxyFactory);
+  registerFactory(networkLocalRateLimitFactory);
   // envoy.filters.http
   registerFactory(grpcStatsFactory);
   registerFactory(grpcWebFactory);
+  registerFactory(localRateLimitFactory);
   registerFactory(routerFactory);
   // envoy.filters.listener
   registerFactory(tlsInspectorFactory);

@@ -8,6 +8,7 @@
  */
 import type { Scope } from '../../src/envoy/stats/stats.js';
 import type { SubscriptionFactory } from '../../src/envoy/config/subscription.js';
+import type { TimeSource } from '../../src/envoy/common/time.js';
 import type { ServerClusterManager } from '../../src/server/cluster_manager_factory.js';
 import { loadBootstrap } from '../../src/config/bootstrap_loader.js';
 import { unpackAny } from '../../src/config/type_registry.js';
@@ -34,6 +35,8 @@ export interface InProcessProxyOptions {
   /** Builds the SDS subscription factory once the cluster manager exists (none: sds_config is a config error). */
   subscriptionFactory?: (deps: { clusterManager: ServerClusterManager; scope: Scope; configDir: string }) => SubscriptionFactory;
   configDir?: string;
+  /** The clock handed to extensions (FactoryContext.timeSource); the real one when absent. */
+  timeSource?: TimeSource;
 }
 
 export async function startInProcessProxy(yaml: string, o: InProcessProxyOptions = {}): Promise<InProcessProxy> {
@@ -61,6 +64,7 @@ export async function startInProcessProxy(yaml: string, o: InProcessProxyOptions
     unpackAny: (any, path) => unpackAny(any as never, path),
     warn,
     secretManager,
+    ...(o.timeSource !== undefined ? { timeSource: o.timeSource } : {}),
   }));
   try {
     await listenerManager.addStaticListeners(b.staticResources?.listeners ?? [], true);

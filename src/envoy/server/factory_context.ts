@@ -6,6 +6,7 @@ import type { Scope } from '../stats/stats.js';
 import type { ClusterManager } from '../upstream/cluster_manager.js';
 import type { InitManager } from '../init/init.js';
 import type { SubscriptionFactory } from '../config/subscription.js';
+import type { TimeSource } from '../common/time.js';
 
 /** The bootstrap's node, as sent to control planes and shown by /server_info. */
 export interface LocalInfo {
@@ -72,4 +73,6 @@ export interface FactoryContext {
    * Absent outside listeners.
    */
   addListenerDestroyCb?(cb: () => void): void;
+  /** The clock for timers and token buckets; absent means the real clock (realTimeSource). */
+  readonly timeSource?: TimeSource;
 }

@@ -15,6 +15,7 @@ import type { RouteTable } from '../../../../envoy/router/router.js';
 import { ConfigError, withPathPrefix } from '../../../../config/config_error.js';
 import { durationToMs } from '../../../../config/well_known.js';
 import { resolveTypedConfig } from '../../../../config/registry.js';
+import { compileRouteSpecificFilterConfig } from './route_specific_filter_config.js';
 import { ServerHeaderTransformation, type CodecType, type ConnectionManagerConfig, type UpgradeSetting } from '../../../../http/conn_manager_config.js';
 import { ConnectionManagerImpl } from '../../../../http/conn_manager_impl.js';
 import type { ClientCertDetail, ForwardClientCertConfig, ForwardClientCertType } from '../../../../http/forward_client_cert.js';
@@ -64,6 +65,7 @@ function routeTableOptions(context: FactoryContext, validateByDefault: boolean):
   return {
     formatterFactory: (fmt: string) => compileFormat(fmt, { omitEmptyValues: true }),
     configDir: context.configDir,
+    compilePerFilterConfig: (filterName, any) => compileRouteSpecificFilterConfig(filterName, any, context),
     validateClustersDefault: validateByDefault,
     validateClusters: (names: ReadonlySet<string>) => {
       const known = new Set(context.clusterManager.clusterNames());
