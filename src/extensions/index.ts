@@ -8,6 +8,7 @@ import { registerAccessLoggers } from './access_loggers/index.js';
 import { grpcStatsFactory } from './filters/http/grpc_stats/config.js';
 import { grpcWebFactory } from './filters/http/grpc_web/config.js';
 import { localRateLimitFactory } from './filters/http/local_ratelimit/config.js';
+import { rateLimitFactory } from './filters/http/ratelimit/config.js';
 import { routerFactory } from './filters/http/router/config.js';
 import { httpConnectionManagerFactory } from './filters/network/http_connection_manager/config.js';
 import { tcpProxyFactory } from './filters/network/tcp_proxy/config.js';
@@ -33,6 +34,7 @@ export function registerBuiltinExtensions(): void {
   registerFactory(grpcStatsFactory);
   registerFactory(grpcWebFactory);
   registerFactory(localRateLimitFactory);
+  registerFactory(rateLimitFactory);
   registerFactory(routerFactory);
   // envoy.filters.listener
   registerFactory(tlsInspectorFactory);
