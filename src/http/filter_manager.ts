@@ -290,8 +290,9 @@ export class FilterManager implements FilterChainFactoryCallbacks {
       const end = this.decodeComplete && this.decodeBuffer === null && this.requestTrailers === null;
       this.decodeHeaders(next, this.requestHeaders!, end);
       if (this.destroyed) return;
-      // A later filter may have stopped on the headers: it now holds everything.
-      if (next < this.decoderFilters.length && this.stoppedAt(next)) return;
+      // A later filter that stopped on the headers with StopAll* now holds everything; one that
+      // returned StopIteration (the router) still gets the buffered data and trailers below.
+      if (this.responseComplete() || (next < this.decoderFilters.length && this.stoppedAllAt(next))) return;
     }
     if (this.decodeBuffer !== null) {
       const data = this.takeDecodeBuffer();
@@ -304,9 +305,10 @@ export class FilterManager implements FilterChainFactoryCallbacks {
     }
   }
 
-  private stoppedAt(from: number): boolean {
+  private stoppedAllAt(from: number): boolean {
     for (let i = from; i < this.decoderFilters.length; i++) {
-      if (this.decoderFilters[i]!.iterationState !== IterationState.Continue) return true;
+      const state = this.decoderFilters[i]!.iterationState;
+      if (state === IterationState.StopAllBuffer || state === IterationState.StopAllWatermark) return true;
     }
     return false;
   }

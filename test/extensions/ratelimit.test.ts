@@ -319,8 +319,10 @@ response_headers_to_add:
         responseHeadersToAdd: [{ key: 'x-quota', value: 'plenty' }],
         requestHeadersToAdd: [{ key: 'x-rls-checked', value: 'yes' }],
       });
-      const ok = await request(port, { path: '/generic' });
+      // A body waits (buffered) while the service is asked, then goes on whole.
+      const ok = await request(port, { path: '/generic', method: 'POST', body: 'hello body' });
       assert.equal(ok.status, 200);
+      assert.equal(JSON.parse(ok.body).body, 'hello body');
       assert.equal(ok.headers['x-quota'], 'plenty');
       assert.equal(ok.headers['x-limited-by'], undefined, 'the filter\'s response_headers_to_add are for rate limited replies');
       assert.equal(JSON.parse(ok.body).headers['x-rls-checked'], 'yes');

@@ -100,6 +100,23 @@ describe('FilterManager', () => {
     assert.deepEqual(log.slice(3), ['b.dh(false)', 'b.dd(12,true)']);
   });
 
+  it('on continueDecoding, a later filter that stops on the headers (the router) still gets the buffered body', () => {
+    const log: string[] = [];
+    const fm = makeManager(log);
+    const a = new Recorder('a', log);
+    a.headersStatus = FilterHeadersStatus.StopIteration;
+    a.dataStatus = FilterDataStatus.StopIterationAndWatermark;
+    const router = new Recorder('router', log);
+    router.headersStatus = FilterHeadersStatus.StopIteration;
+    fm.addStreamDecoderFilter(a);
+    fm.addStreamDecoderFilter(router);
+    fm.decodeHeaders(0, H(), false);
+    fm.decodeComplete = true;
+    fm.decodeData(0, Buffer.from('body'), true);
+    a.dcb.continueDecoding();
+    assert.deepEqual(log, ['a.dh(false)', 'a.dd(body,true)', 'router.dh(false)', 'router.dd(body,true)']);
+  });
+
   it('StopAllIterationAndBuffer buffers data in the manager and releases it on continue', () => {
     const log: string[] = [];
     const fm = makeManager(log);
