@@ -3,11 +3,11 @@
  * line and field), the decision (exact and any-value keys, nested
  * descriptors, fixed windows on a test clock, shadow_mode, unlimited,
  * hits_addend), and `legate ratelimit-service` as a real process answering
- * ShouldRateLimit to a grpc-js client.
+ * ShouldRateLimit to a grpc-js client and to a real legate process.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,8 @@ import { messageSchema } from '../../src/config/type_registry.js';
 import { parseLimitsConfig } from '../../src/ratelimit_service/limits_config.js';
 import { Code, InvalidRequestError, RateLimiter, type LimitRequest } from '../../src/ratelimit_service/rate_limiter.js';
 import { RATE_LIMIT_SERVICE } from '../../src/ratelimit_service/ratelimit_server.js';
-import { LEGATE_BIN, runLegate } from '../support/legate_process.js';
+import { LEGATE_BIN, runLegate, startLegate, type LegateProcess } from '../support/legate_process.js';
+import { readStats, request, startUpstream } from '../support/http_util.js';
 
 const LIMITS = `
 domain: shop
@@ -122,6 +123,28 @@ describe('rate limiter decisions', () => {
   });
 });
 
+/** Starts `legate ratelimit-service --config <file> --port 0` and waits for its port. */
+async function startService(file: string): Promise<{ proc: ChildProcess; port: number }> {
+  const proc = spawn(process.execPath, [LEGATE_BIN, 'ratelimit-service', '--config', file, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stderr!.on('data', (d) => { out += d; });
+  const port = await new Promise<number>((resolve, reject) => {
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      const m = /ratelimit service listening on 127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    proc.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+  });
+  return { proc, port };
+}
+
+async function stopProcess(proc: ChildProcess): Promise<number | null> {
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  proc.kill('SIGTERM');
+  return exited;
+}
+
 describe('legate ratelimit-service', () => {
   it('rejects bad usage and bad limits files; --help works', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'legate-rls-'));
@@ -153,40 +176,95 @@ describe('legate ratelimit-service', () => {
     const dir = mkdtempSync(join(tmpdir(), 'legate-rls-'));
     const file = join(dir, 'limits.yaml');
     writeFileSync(file, 'domain: api\ndescriptors:\n- key: k\n  value: v\n  rate_limit: { unit: day, requests_per_unit: 1 }\n');
-    const proc = spawn(process.execPath, [LEGATE_BIN, 'ratelimit-service', '--config', file, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    proc.stderr.on('data', (d) => { out += d; });
-    const port = await new Promise<number>((resolve, reject) => {
-      proc.stdout.on('data', (d) => {
-        out += d;
-        const m = /ratelimit service listening on 127\.0\.0\.1:(\d+)/.exec(out);
-        if (m) resolve(Number(m[1]));
-      });
-      proc.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
-    });
+    const { proc, port } = await startService(file);
     const Client = grpc.makeGenericClientConstructor(RATE_LIMIT_SERVICE, 'RateLimitService');
     const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
       ShouldRateLimit(r: RateLimitRequest, cb: (e: grpc.ServiceError | null, r?: RateLimitResponse) => void): void;
     };
     const call = (r: RateLimitRequest) => new Promise<RateLimitResponse>((resolve, reject) =>
       client.ShouldRateLimit(r, (e, res) => (e ? reject(e) : resolve(res!))));
-    const request = create(messageSchema('envoy.service.ratelimit.v3.RateLimitRequest'), {
+    const rlsRequest = create(messageSchema('envoy.service.ratelimit.v3.RateLimitRequest'), {
       domain: 'api', descriptors: [{ entries: [{ key: 'k', value: 'v' }] }],
     }) as RateLimitRequest;
     try {
-      const first = await call(request);
+      const first = await call(rlsRequest);
       assert.equal(first.overallCode, 1);
       assert.equal(first.statuses[0]!.currentLimit!.requestsPerUnit, 1);
       assert.equal(first.statuses[0]!.currentLimit!.unit, 4);
       assert.ok(first.statuses[0]!.durationUntilReset!.seconds > 0n);
-      assert.equal((await call(request)).overallCode, 2);
+      assert.equal((await call(rlsRequest)).overallCode, 2);
       await assert.rejects(call(create(messageSchema('envoy.service.ratelimit.v3.RateLimitRequest'), { domain: 'api' }) as RateLimitRequest),
         (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && /descriptor list must not be empty/.test(e.details));
     } finally {
       client.close();
-      const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-      proc.kill('SIGTERM');
-      assert.equal(await exited, 0);
+      assert.equal(await stopProcess(proc), 0);
+    }
+  });
+
+  it('end to end: a legate process rate limits through a legate ratelimit-service process', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'legate-rls-'));
+    const file = join(dir, 'limits.yaml');
+    writeFileSync(file, 'domain: edge\ndescriptors:\n- key: generic_key\n  value: api\n  rate_limit: { unit: day, requests_per_unit: 2 }\n');
+    const { proc, port: rlsPort } = await startService(file);
+    const upstream = await startUpstream();
+    let legate: LegateProcess | null = null;
+    try {
+      legate = await startLegate(`
+admin: { address: { socket_address: { address: 127.0.0.1, port_value: 0 } } }
+static_resources:
+  listeners:
+  - name: ingress
+    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: ingress_http
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: { prefix: "/" }
+                route:
+                  cluster: backend
+                  rate_limits: [{ actions: [{ generic_key: { descriptor_value: api } }] }]
+          http_filters:
+          - name: envoy.filters.http.ratelimit
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit
+              domain: edge
+              timeout: 5s
+              rate_limit_service:
+                transport_api_version: V3
+                grpc_service: { envoy_grpc: { cluster_name: ratelimit } }
+          - name: envoy.filters.http.router
+  clusters:
+  - name: backend
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: backend
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${upstream.port} } } } }] }]
+  - name: ratelimit
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: ratelimit
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${rlsPort} } } } }] }]
+`, { expectListeners: ['ingress'], expectAdmin: true });
+      const port = legate.ports.get('ingress')!;
+      assert.equal((await request(port, { path: '/' })).status, 200);
+      assert.equal((await request(port, { path: '/' })).status, 200);
+      const limited = await request(port, { path: '/' });
+      assert.equal(limited.status, 429);
+      assert.equal(limited.headers['x-envoy-ratelimited'], 'true');
+      const stats = await readStats(legate.adminPort!);
+      assert.equal(stats.get('cluster.backend.ratelimit.ok'), 2);
+      assert.equal(stats.get('cluster.backend.ratelimit.over_limit'), 1);
+    } finally {
+      await legate?.stop();
+      await upstream.close();
+      await stopProcess(proc);
     }
   });
 });

@@ -14,7 +14,9 @@
  * same start: the token counts are those of Envoy's timer at every instant,
  * and no timer outlives a listener or route table that is replaced.
  */
+import type { TokenBucket as TokenBucketProto } from '../../../../generated/envoy/type/v3/token_bucket_pb.js';
 import type { TimeSource } from '../../../../envoy/common/time.js';
+import { durationToMs } from '../../../../config/well_known.js';
 import { descriptorKey, type RateLimitDescriptor, type RateLimitDescriptorEntry } from '../../../../envoy/ratelimit/ratelimit.js';
 
 /** Envoy refuses fill intervals under 50 ms. */
@@ -24,6 +26,11 @@ export interface TokenBucketSettings {
   readonly maxTokens: number;
   readonly tokensPerFill: number;
   readonly fillIntervalMs: number;
+}
+
+/** An `envoy.type.v3.TokenBucket` (tokens_per_fill defaults to 1). */
+export function tokenBucketSettings(b: TokenBucketProto): TokenBucketSettings {
+  return { maxTokens: b.maxTokens, tokensPerFill: b.tokensPerFill ?? 1, fillIntervalMs: durationToMs(b.fillInterval, 0) };
 }
 
 /** A descriptor of the filter's `descriptors` list with its own bucket. */

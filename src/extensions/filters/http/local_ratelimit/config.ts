@@ -8,19 +8,17 @@
 import type { Message } from '@bufbuild/protobuf';
 import type { LocalRateLimit } from '../../../../generated/envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit_pb.js';
 import type { RuntimeFractionalPercent } from '../../../../generated/envoy/config/core/v3/base_pb.js';
-import type { TokenBucket } from '../../../../generated/envoy/type/v3/token_bucket_pb.js';
 import type { NamedHttpFilterConfigFactory } from '../../../../envoy/config/typed_config.js';
 import type { FilterFactoryCb } from '../../../../envoy/http/filter.js';
 import type { FactoryContext } from '../../../../envoy/server/factory_context.js';
 import { ConfigError } from '../../../../config/config_error.js';
-import { durationToMs } from '../../../../config/well_known.js';
 import { defaultRandom } from '../../../../common/random.js';
 import { realTimeSource } from '../../../../common/real_time_source.js';
 import { prefixedScope } from '../../../../stats/stats_impl.js';
 import { HeaderParser } from '../../../../router/header_parser.js';
 import { compileFormat } from '../../../../logging/substitution_formatter.js';
 import {
-  LocalRateLimitConfigError, LocalRateLimiterImpl, type TokenBucketSettings,
+  LocalRateLimitConfigError, LocalRateLimiterImpl, tokenBucketSettings,
 } from '../../common/local_ratelimit/local_rate_limiter_impl.js';
 import type { VhRateLimits } from '../../common/ratelimit/route_descriptors.js';
 import { LOCAL_RATELIMIT_FILTER_NAME, LocalRateLimitConfig, LocalRateLimitFilter, type FractionalPercent } from './local_ratelimit_filter.js';
@@ -29,10 +27,6 @@ const DENOMINATORS = [100, 10_000, 1_000_000] as const;
 /** envoy.extensions.common.ratelimit.v3.XRateLimitHeadersRFCVersion.DRAFT_VERSION_03. */
 const DRAFT_VERSION_03 = 1;
 const GRPC_RESOURCE_EXHAUSTED = 8;
-
-export function tokenBucketSettings(b: TokenBucket): TokenBucketSettings {
-  return { maxTokens: b.maxTokens, tokensPerFill: b.tokensPerFill ?? 1, fillIntervalMs: durationToMs(b.fillInterval, 0) };
-}
 
 function fraction(p: RuntimeFractionalPercent | undefined): FractionalPercent | null {
   const d = p?.defaultValue;

@@ -10,8 +10,7 @@ import type { NetworkFilterFactoryCb } from '../../../../envoy/network/filter.js
 import type { FactoryContext } from '../../../../envoy/server/factory_context.js';
 import { ConfigError } from '../../../../config/config_error.js';
 import { realTimeSource } from '../../../../common/real_time_source.js';
-import { LocalRateLimitConfigError, LocalRateLimiterImpl } from '../../common/local_ratelimit/local_rate_limiter_impl.js';
-import { tokenBucketSettings } from '../../http/local_ratelimit/config.js';
+import { LocalRateLimitConfigError, LocalRateLimiterImpl, tokenBucketSettings } from '../../common/local_ratelimit/local_rate_limiter_impl.js';
 import { NetworkLocalRateLimitFilter, type NetworkLocalRateLimitConfig } from './local_ratelimit_filter.js';
 
 export const networkLocalRateLimitFactory: NamedNetworkFilterConfigFactory = {
