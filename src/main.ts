@@ -2,7 +2,8 @@
  * `legate` entry point: Envoy's command line (`-c`, `--config-yaml`,
  * `--mode validate`, `-l`, ...) in front of the Server, and
  * `legate control-plane ...` for Legate's xDS control plane
- * (src/control_plane/main.ts).
+ * (src/control_plane/main.ts), and `legate ratelimit-service ...` for its
+ * Rate Limit Service (src/ratelimit_service/main.ts).
  */
 import { ConfigError } from './config/config_error.js';
 import { getLogger } from './common/logger.js';
@@ -52,7 +53,9 @@ async function main(argv: string[]): Promise<number> {
 const args = process.argv.slice(2);
 const run = args[0] === 'control-plane'
   ? import('./control_plane/main.js').then((m) => m.runControlPlane(args.slice(1)))
-  : main(args);
+  : args[0] === 'ratelimit-service'
+    ? import('./ratelimit_service/main.js').then((m) => m.runRateLimitService(args.slice(1)))
+    : main(args);
 run.then((code) => {
   if (code >= 0) process.exit(code);
 }, (e: unknown) => {

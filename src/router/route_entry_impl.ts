@@ -12,7 +12,7 @@
  */
 import type { HeaderMap } from '../envoy/http/header_map.js';
 import type {
-  ConnectConfig, DirectResponseEntry, RedirectEntry, Route, RouteEntry, UpgradeConfig,
+  ConnectConfig, DirectResponseEntry, RateLimitPolicy, RedirectEntry, Route, RouteEntry, UpgradeConfig,
 } from '../envoy/router/router.js';
 import type { StreamInfo } from '../envoy/stream_info/stream_info.js';
 import type {
@@ -39,6 +39,7 @@ import { type RedirectConfig, newUri, sslRedirectUri } from './redirect.js';
 import { RetryPolicyImpl } from './retry_policy_impl.js';
 import { HashPolicyImpl } from './hash_policy_impl.js';
 import { type ShadowPolicyImpl, compileShadowPolicies } from './shadow_policy.js';
+import { compileRateLimitPolicy } from './rate_limit_policy_impl.js';
 import type { VirtualHostImpl } from './virtual_host_impl.js';
 import { type WeightedClusterEntryImpl, WeightedClusters } from './weighted_clusters.js';
 
@@ -145,7 +146,9 @@ export class RouteEntryImpl implements RouteEntry {
   readonly requestMirrorPolicies: readonly RouteAction_RequestMirrorPolicy[];
   /** `requestMirrorPolicies` compiled. */
   readonly shadowPolicies: readonly ShadowPolicyImpl[];
-  /** The raw RouteAction (hash_policy, rate_limits, hedge_policy, cors... for later). */
+  readonly rateLimitPolicy: RateLimitPolicy;
+  readonly includeVirtualHostRateLimits: boolean;
+  /** The raw RouteAction (hash_policy, hedge_policy, cors... for later). */
   readonly config: RouteAction;
   /** `prefix_rewrite` ('' = none). */
   readonly prefixRewrite: string;
@@ -185,6 +188,8 @@ export class RouteEntryImpl implements RouteEntry {
     }
 
     this.clusterNotFoundResponseCode = [503, 404, 500][action.clusterNotFoundResponseCode] ?? 503;
+    this.rateLimitPolicy = compileRateLimitPolicy(action.rateLimits, `${path}.rate_limits`);
+    this.includeVirtualHostRateLimits = action.includeVhRateLimits ?? false;
     this.timeoutMs = durationToMs(action.timeout, DEFAULT_ROUTE_TIMEOUT_MS);
     this.priority = action.priority === 0 ? 0 : 1; // RoutingPriority DEFAULT / HIGH
     this.idleTimeoutMsOrNull = action.idleTimeout === undefined ? null : durationToMs(action.idleTimeout, 0);

@@ -10,7 +10,7 @@
  * check is made only for `require_tls` virtual hosts.)
  */
 import type { HeaderMap } from '../envoy/http/header_map.js';
-import type { Route, VirtualHost } from '../envoy/router/router.js';
+import type { RateLimitPolicy, Route, VirtualHost } from '../envoy/router/router.js';
 import type {
   RateLimit, RetryPolicy as RetryPolicyProto, RouteAction_RequestMirrorPolicy, VirtualHost as VirtualHostProto,
 } from '../generated/envoy/config/route/v3/route_components_pb.js';
@@ -19,6 +19,7 @@ import { fail } from './config_error.js';
 import { HeaderParser } from './header_parser.js';
 import { RouteImpl, SslRedirectRouteImpl } from './route_entry_impl.js';
 import { PrefixRun, buildRouteIndex } from './route_index.js';
+import { compileRateLimitPolicy } from './rate_limit_policy_impl.js';
 
 const enum TlsRequirement { None = 0, ExternalOnly = 1, All = 2 }
 
@@ -33,6 +34,7 @@ export class VirtualHostImpl implements VirtualHost {
   readonly retryPolicyConfig: RetryPolicyProto | undefined;
   readonly requestMirrorPolicies: readonly RouteAction_RequestMirrorPolicy[];
   readonly rateLimits: readonly RateLimit[];
+  readonly rateLimitPolicy: RateLimitPolicy;
   readonly includeRequestAttemptCount: boolean;
   readonly includeAttemptCountInResponse: boolean;
   /** The raw VirtualHost (cors, virtual_clusters, hedge_policy, metadata... for later). */
@@ -62,6 +64,7 @@ export class VirtualHostImpl implements VirtualHost {
     validateMirrorPolicies(config.requestMirrorPolicies, `${path}.request_mirror_policies`);
     this.requestMirrorPolicies = config.requestMirrorPolicies;
     this.rateLimits = config.rateLimits;
+    this.rateLimitPolicy = compileRateLimitPolicy(config.rateLimits, `${path}.rate_limits`);
     this.includeRequestAttemptCount = config.includeRequestAttemptCount;
     this.includeAttemptCountInResponse = config.includeAttemptCountInResponse;
     this.requireTls = config.requireTls as number as TlsRequirement;

@@ -23,6 +23,11 @@ const RANK: Record<string, number> = {
   server: 8,
 };
 
+/** Side components (run as their own `legate <subcommand>`): the only folders each may import. */
+const SIDE_COMPONENTS: Record<string, readonly string[]> = {
+  ratelimit_service: ['ratelimit_service', 'generated', 'common', 'config'],
+};
+
 function layerOf(file: string): string {
   const rel = relative(SRC, file).split(sep).join('/');
   if (rel.startsWith('http/codec/')) return 'http/codec';
@@ -49,6 +54,12 @@ it('imports follow the layer order', () => {
       const typeOnly = m[1] !== undefined;
       const to = layerOf(normalize(join(dirname(file), m[2]!)));
       const where = `${relative(REPO_ROOT, file)} imports ${m[2]}`;
+      const side = SIDE_COMPONENTS[from];
+      if (side !== undefined) {
+        if (!side.includes(to)) violations.push(`${where}: ${from}/ may import only ${side.join(', ')}`);
+        continue;
+      }
+      if (SIDE_COMPONENTS[to] !== undefined && from !== 'main') violations.push(`${where}: ${to}/ is a side component; only main.ts starts it`);
       if (to === 'extensions' && from !== 'extensions') violations.push(`${where}: core must not import extensions`);
       if (from === 'extensions') {
         if (to === 'listener' || to === 'server') violations.push(`${where}: an extension must not import ${to}/`);

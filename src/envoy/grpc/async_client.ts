@@ -17,6 +17,12 @@ export interface GrpcAsyncStreamCallbacks {
 export interface GrpcAsyncStream {
   /** Sends one message (queued until the stream is open). */
   sendMessage(payload: Buffer): void;
+  /**
+   * Half-closes: ends our side of the stream (an empty DATA frame with
+   * END_STREAM, after any queued messages), as Envoy's closeStream(). A unary
+   * call ends its request this way. Callbacks still arrive.
+   */
+  closeStream(): void;
   /** Resets the stream; no callback follows. */
   close(): void;
 }

@@ -7,6 +7,7 @@ import type { HeaderMap } from '../http/header_map.js';
 import type { StreamInfo } from '../stream_info/stream_info.js';
 import type { HostDescription } from '../upstream/host.js';
 import type { ShadowPolicy } from './shadow_writer.js';
+import type { RateLimitDescriptor } from '../ratelimit/ratelimit.js';
 
 /** A compiled RouteConfiguration. */
 export interface RouteTable {
@@ -39,6 +40,32 @@ export interface Route {
 
 export interface VirtualHost {
   readonly name: string;
+  /** The virtual host's `rate_limits`. */
+  readonly rateLimitPolicy: RateLimitPolicy;
+}
+
+/** One compiled `rate_limits` entry (Envoy's RateLimitPolicyEntry). */
+export interface RateLimitPolicyEntry {
+  readonly stage: number;
+  /** `disable_key` ('' = none). */
+  readonly disableKey: string;
+  /**
+   * Appends this entry's descriptor to `out` — only when every action
+   * produced its entry (an action that cannot, e.g. a missing header, drops
+   * the whole descriptor). `localServiceCluster` is the node's cluster
+   * (`source_cluster`); `route` the matched route (`destination_cluster`).
+   */
+  populateDescriptors(
+    out: RateLimitDescriptor[], route: RouteEntry, localServiceCluster: string, headers: HeaderMap, streamInfo: StreamInfo,
+  ): void;
+}
+
+/** A route's or virtual host's `rate_limits` (Envoy's RateLimitPolicy). */
+export interface RateLimitPolicy {
+  /** No entries at all. */
+  readonly empty: boolean;
+  /** The entries of `stage`, in config order. */
+  getApplicableRateLimit(stage: number): ReadonlyArray<RateLimitPolicyEntry>;
 }
 
 /** Header mutations of route, virtual host and route configuration, in Envoy's order. */
@@ -179,6 +206,10 @@ export interface RouteEntry extends HeaderMutations {
   readonly connectConfig: ConnectConfig | null;
   /** `hash_policy`, for the hashing load balancers (null when the route has none). */
   readonly hashPolicy: HashPolicy | null;
+  /** The route action's `rate_limits`. */
+  readonly rateLimitPolicy: RateLimitPolicy;
+  /** Deprecated `include_vh_rate_limits`: the virtual host's rate limits apply as well. */
+  readonly includeVirtualHostRateLimits: boolean;
   /** Weighted cluster entries may add their own header mutations; the router calls this with the chosen cluster. */
   clusterHeaderMutations(clusterName: string): HeaderMutations | null;
   /** Effective `request_mirror_policies` (route, else virtual host, else route configuration). */

@@ -6,6 +6,7 @@ import type { Scope } from '../stats/stats.js';
 import type { ClusterManager } from '../upstream/cluster_manager.js';
 import type { InitManager } from '../init/init.js';
 import type { SubscriptionFactory } from '../config/subscription.js';
+import type { TimeSource } from '../common/time.js';
 
 /** The bootstrap's node, as sent to control planes and shown by /server_info. */
 export interface LocalInfo {
@@ -76,7 +77,7 @@ export interface FactoryContext {
    * The clock for timers extensions arm (fault delays, rate limiters).
    * Absent: the real clock (`realTimeSource`); tests pass a simulated one.
    */
-  readonly timeSource?: import('../common/time.js').TimeSource;
+  readonly timeSource?: TimeSource;
   /**
    * True while the server fails health checks (admin `/healthcheck/fail`
    * until `/healthcheck/ok`), Envoy's `healthCheckFailed()`; absent = never.

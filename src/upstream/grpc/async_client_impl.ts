@@ -51,6 +51,10 @@ export class GrpcStream implements GrpcAsyncStream, ResponseDecoder, StreamCallb
   private closed = false;
   private readonly frames = new GrpcFrameDecoder();
   private responseStatus: number | null = null;
+  /** closeStream() was called: our side ends (now, or once the stream is up). */
+  private localEnd = false;
+  /** END_STREAM has gone out on our side. */
+  private localEndSent = false;
 
   constructor(
     private readonly clusterManager: ClusterManager,
@@ -72,10 +76,21 @@ export class GrpcStream implements GrpcAsyncStream, ResponseDecoder, StreamCallb
   }
 
   sendMessage(payload: Buffer): void {
-    if (this.closed) return;
+    if (this.closed || this.localEnd) return;
     const frame = encodeGrpcFrame(payload);
     if (this.encoder === null) this.queued.push(frame);
     else this.encoder.encodeData(frame, false);
+  }
+
+  closeStream(): void {
+    if (this.closed || this.localEnd) return;
+    this.localEnd = true;
+    if (this.encoder !== null) this.sendLocalEnd(this.encoder);
+  }
+
+  private sendLocalEnd(encoder: RequestEncoder): void {
+    this.localEndSent = true;
+    encoder.encodeData(Buffer.alloc(0), true);
   }
 
   /** Ends the stream from our side (RST_STREAM); no callback follows. */
@@ -113,6 +128,7 @@ export class GrpcStream implements GrpcAsyncStream, ResponseDecoder, StreamCallb
     const queued = this.queued;
     this.queued = [];
     for (const f of queued) if (this.encoder !== null) this.encoder.encodeData(f, false);
+    if (this.localEnd && this.encoder !== null) this.sendLocalEnd(this.encoder);
     if (this.encoder !== null) this.callbacks.onStreamReady?.();
   }
 
@@ -185,7 +201,7 @@ export class GrpcStream implements GrpcAsyncStream, ResponseDecoder, StreamCallb
       enc.getStream().removeCallbacks(this);
       // Half-open on our side still: end it so the pool slot is freed.
       if (this.responseStatus === null || status !== GrpcStatus.Ok) enc.getStream().resetStream(StreamResetReason.LocalReset);
-      else enc.encodeData(Buffer.alloc(0), true);
+      else if (!this.localEndSent) enc.encodeData(Buffer.alloc(0), true);
     }
     this.callbacks.onRemoteClose(status, message);
   }
