@@ -275,7 +275,7 @@ descriptors:
   route: { cluster: backend }
   typed_per_filter_config:
     envoy.filters.http.local_ratelimit: { "@type": ${LRL}, stat_prefix: r }`),
-        /routes\[0\]\.typed_per_filter_config\["envoy\.filters\.http\.local_ratelimit"\]: token_bucket: local rate limit token bucket must be set for per filter configs/],
+        /routes\[0\]\.typed_per_filter_config\["envoy\.filters\.http\.local_ratelimit"\]\.token_bucket: local rate limit token bucket must be set for per filter configs/],
       ['unsupported rate limit action', base('stat_prefix: x', `- match: { prefix: "/" }
   route:
     cluster: backend
