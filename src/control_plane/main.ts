@@ -10,6 +10,7 @@
  */
 import { getLogger, parseLogLevel, setAllLogLevels } from '../common/logger.js';
 import { ControlPlane, type ControlPlaneOptions } from './control_plane.js';
+import { UsageError, cliFlags, parsePortFlag } from '../common/cli_args.js';
 
 export const CONTROL_PLANE_HELP = `Usage: legate control-plane --dir <dir> | --services <file> [options]
 
@@ -31,13 +32,7 @@ world and delta), and watches their sources for changes.
   -h, --help               this text
 `;
 
-class UsageError extends Error {}
 
-function parsePort(flag: string, v: string, allowNone: boolean): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n > 65535 || n < (allowNone ? -1 : 0)) throw new UsageError(`${flag}: not a port number: ${v}`);
-  return n;
-}
 
 interface CliOptions extends ControlPlaneOptions {
   readonly help: boolean;
@@ -45,17 +40,7 @@ interface CliOptions extends ControlPlaneOptions {
 
 function parseArgs(argv: string[]): CliOptions {
   const o: { -readonly [K in keyof CliOptions]: CliOptions[K] } = { help: false, port: 18000, adminPort: 18001 };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    const eq = arg.indexOf('=');
-    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    const inline = arg.startsWith('--') && eq > 0 ? arg.slice(eq + 1) : undefined;
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${flag} needs a value`);
-      return v;
-    };
+  for (const { flag, arg, value } of cliFlags(argv)) {
     switch (flag) {
       case '-h':
       case '--help':
@@ -68,10 +53,10 @@ function parseArgs(argv: string[]): CliOptions {
         o.servicesFile = value();
         break;
       case '--port':
-        o.port = parsePort(flag, value(), false);
+        o.port = parsePortFlag(flag, value());
         break;
       case '--admin-port': {
-        const p = parsePort(flag, value(), true);
+        const p = parsePortFlag(flag, value(), true);
         o.adminPort = p < 0 ? undefined : p;
         break;
       }

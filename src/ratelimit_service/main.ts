@@ -14,6 +14,7 @@ import { getLogger, parseLogLevel, setAllLogLevels } from '../common/logger.js';
 import { parseLimitsConfig, type DomainLimits } from './limits_config.js';
 import { RateLimiter } from './rate_limiter.js';
 import { RateLimitServer } from './ratelimit_server.js';
+import { UsageError, cliFlags, parsePortFlag } from '../common/cli_args.js';
 
 export const RATELIMIT_SERVICE_HELP = `Usage: legate ratelimit-service --config <limits.yaml> [options]
 
@@ -28,7 +29,6 @@ envoy.filters.http.ratelimit filter, with in-memory fixed-window counters.
   -h, --help               this text
 `;
 
-class UsageError extends Error {}
 
 interface CliOptions {
   help: boolean;
@@ -39,17 +39,7 @@ interface CliOptions {
 
 function parseArgs(argv: string[]): CliOptions {
   const o: CliOptions = { help: false, configs: [], port: 8081, address: '127.0.0.1' };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    const eq = arg.indexOf('=');
-    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    const inline = arg.startsWith('--') && eq > 0 ? arg.slice(eq + 1) : undefined;
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${flag} needs a value`);
-      return v;
-    };
+  for (const { flag, arg, value } of cliFlags(argv)) {
     switch (flag) {
       case '-h':
       case '--help':
@@ -58,13 +48,9 @@ function parseArgs(argv: string[]): CliOptions {
       case '--config':
         o.configs.push(value());
         break;
-      case '--port': {
-        const v = value();
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port: not a port number: ${v}`);
-        o.port = n;
+      case '--port':
+        o.port = parsePortFlag(flag, value());
         break;
-      }
       case '--address':
         o.address = value();
         break;
