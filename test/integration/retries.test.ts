@@ -9,6 +9,7 @@
  * the x-envoy-retry-* request headers and x-envoy-attempt-count. Every
  * scenario has its own cluster and upstream, so its stats are its own.
  */
+import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -37,6 +38,8 @@ interface Scenario {
   extraPorts?: number[];
   /** Virtual host: 'main' (attempt counts on), 'bare' (nothing), 'vh' (a virtual-host retry policy). */
   vhost?: 'main' | 'bare' | 'vh';
+  /** The route timeout (default 5s). */
+  timeout?: string;
 }
 
 function routeYaml(s: Scenario): string {
@@ -44,7 +47,7 @@ function routeYaml(s: Scenario): string {
   return `- match: { prefix: "/${s.name}/" }
 ${s.routeFields ? s.routeFields + '\n' : ''}  route:
     cluster: c_${s.name}
-    timeout: 5s${s.routeExtra ? '\n' + indent(s.routeExtra, 4) : ''}${indent(policy, 2)}`;
+    timeout: ${s.timeout ?? '5s'}${s.routeExtra ? '\n' + indent(s.routeExtra, 4) : ''}${indent(policy, 2)}`;
 }
 
 function clusterYaml(s: Scenario, port: number): string {
@@ -155,6 +158,8 @@ describe('router retries', () => {
       { name: 'conflict', policy: `retry_on: retriable-4xx\n${FAST}` },
       { name: 'vhpolicy', vhost: 'vh' },
       { name: 'vhoverride', vhost: 'vh', policy: 'retry_on: connect-failure' },
+      { name: 'midbody', policy: `retry_on: reset,5xx\n${FAST}` },
+      { name: 'drip', policy: `retry_on: reset,5xx\n${FAST}`, timeout: '0.3s' },
     ];
     for (const s of scenarios) upstreams.set(s.name, await startFaultyUpstream(s.name));
     const ports = new Map([...upstreams].map(([n, u]) => [n, u.port] as const));
@@ -169,6 +174,53 @@ describe('router retries', () => {
     await legate?.stop();
     for (const u of upstreams.values()) await u.close();
     await dead?.close();
+  });
+
+  /** A GET whose response may be cut: the status, the body received and whether the client saw the cut. */
+  function cutRequest(path: string): Promise<{ status: number; body: string; cut: boolean }> {
+    return new Promise((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port, path }, (res) => {
+        let body = '';
+        res.setEncoding('latin1');
+        res.on('data', (c: string) => { body += c; });
+        res.on('end', () => resolve({ status: res.statusCode!, body, cut: !res.complete }));
+        res.on('error', () => resolve({ status: res.statusCode!, body, cut: true }));
+        res.on('aborted', () => resolve({ status: res.statusCode!, body, cut: true }));
+      });
+      req.on('error', reject);
+    });
+  }
+
+  it('an upstream that resets in the middle of the body, or closes after the headers: the client sees the cut, no retry (the response started), flag UC', async () => {
+    const u = up('midbody');
+    u.queue({ kind: 'reset-mid-body' });
+    const r = await cutRequest('/midbody/a');
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'partial body');
+    assert.ok(r.cut, 'the client must see the response cut short');
+    assert.equal(u.requests.length, 1, 'a response already started is never retried');
+    assert.match(await logLine('/midbody/a'), /^\/midbody\/a 200 UC /);
+
+    u.queue({ kind: 'close-after-headers' });
+    const r2 = await cutRequest('/midbody/b');
+    assert.equal(r2.status, 200);
+    assert.equal(r2.body, '');
+    assert.ok(r2.cut);
+    assert.equal(u.requests.length, 2);
+    assert.match(await logLine('/midbody/b'), /^\/midbody\/b 200 UC /);
+    assert.equal(await stat('http.ingress_http.rq_reset_after_downstream_response_started'), 2);
+  });
+
+  it('a slow-drip upstream past the route timeout: the started response is cut with flag UT and upstream_rq_timeout', async () => {
+    const u = up('drip');
+    u.queue({ kind: 'slow-drip', chunks: 50, intervalMs: 50 });
+    const r = await cutRequest('/drip/a');
+    assert.equal(r.status, 200);
+    assert.ok(r.cut, 'the response must be cut at the route timeout');
+    assert.ok(r.body.length > 0 && r.body.length < 50, `some dots before the cut (${r.body.length})`);
+    assert.equal(u.requests.length, 1);
+    assert.match(await logLine('/drip/a'), /^\/drip\/a 200 UT /);
+    assert.equal(await stat('cluster.c_drip.upstream_rq_timeout'), 1);
   });
 
   it('retry_on 5xx, num_retries 2: 503 twice then 200 → 200 after 3 attempts, with the retry stats', async () => {
