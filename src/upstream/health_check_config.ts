@@ -117,6 +117,9 @@ export function compileHealthCheck(hc: HealthCheck, path: string): HealthCheckSe
   const intervalMs = requiredPositiveMs(hc.interval, `${path}.interval`);
   if (hc.unhealthyThreshold === undefined) throw new ConfigError(`${path}.unhealthy_threshold`, 'is required');
   if (hc.healthyThreshold === undefined) throw new ConfigError(`${path}.healthy_threshold`, 'is required');
+  // Stricter than Envoy, which accepts 0 and then never changes the host's state: a threshold counts at least one check.
+  if (hc.unhealthyThreshold === 0) throw new ConfigError(`${path}.unhealthy_threshold`, 'must be at least 1 (0 would never mark a host unhealthy)');
+  if (hc.healthyThreshold === 0) throw new ConfigError(`${path}.healthy_threshold`, 'must be at least 1 (0 would never mark a host healthy)');
   const noTrafficIntervalMs = optionalPositiveMs(hc.noTrafficInterval, `${path}.no_traffic_interval`, DEFAULT_NO_TRAFFIC_INTERVAL_MS);
   const unhealthyIntervalMs = optionalPositiveMs(hc.unhealthyInterval, `${path}.unhealthy_interval`, intervalMs);
   const eventLogPaths: string[] = [];

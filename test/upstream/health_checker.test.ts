@@ -426,6 +426,8 @@ describe('health check config errors', () => {
     ['negative timeout', '- { timeout: -1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, http_health_check: { path: /h } }', /timeout/],
     ['missing unhealthy_threshold', '- { timeout: 1s, interval: 1s, healthy_threshold: 1, http_health_check: { path: /h } }', /unhealthy_threshold/],
     ['missing healthy_threshold', '- { timeout: 1s, interval: 1s, unhealthy_threshold: 1, http_health_check: { path: /h } }', /healthy_threshold/],
+    ['unhealthy_threshold 0', '- { timeout: 1s, interval: 1s, unhealthy_threshold: 0, healthy_threshold: 1, http_health_check: { path: /h } }', /unhealthy_threshold: must be at least 1/],
+    ['healthy_threshold 0', '- { timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 0, http_health_check: { path: /h } }', /\.healthy_threshold: must be at least 1/],
     ['no checker', '- { timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1 }', /health_checks\[0\].*(health checker is required|health_checker)/],
     ['range start >= end', '- { timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, http_health_check: { path: /h, expected_statuses: [{ start: 300, end: 200 }] } }', /expected_statuses\[0\].*start < end, but found start=300 and end=200/],
     ['range below 100', '- { timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, http_health_check: { path: /h, expected_statuses: [{ start: 99, end: 200 }] } }', /expected_statuses\[0\]\.start.*start >= 100/],
