@@ -3,6 +3,7 @@
  * `legate ratelimit-service`): `--flag value`, `--flag=value` and bare
  * flags, with usage errors the commands print before their --help hint.
  */
+import { parseLogLevel, setAllLogLevels } from './logger.js';
 
 /** A mistake on the command line (printed with a pointer to --help, exit 2). */
 export class UsageError extends Error {}
@@ -41,4 +42,11 @@ export function parsePortFlag(flag: string, v: string, allowNone = false): numbe
   const n = Number(v);
   if (!Number.isInteger(n) || n > 65535 || n < (allowNone ? -1 : 0)) throw new UsageError(`${flag}: not a port number: ${v}`);
   return n;
+}
+
+/** `-l` / `--log-level <level>`: sets every logger's level (a UsageError for an unknown level). */
+export function applyLogLevelFlag(flag: string, v: string): void {
+  const level = parseLogLevel(v);
+  if (level === null) throw new UsageError(`${flag}: unknown log level "${v}"`);
+  setAllLogLevels(level);
 }

@@ -8,9 +8,9 @@
  * Prints `xDS listening on <addr>:<port>` and `admin listening on <addr>:<port>`
  * once bound (port 0 picks a free port), then serves until SIGTERM / SIGINT.
  */
-import { getLogger, parseLogLevel, setAllLogLevels } from '../common/logger.js';
+import { getLogger } from '../common/logger.js';
 import { ControlPlane, type ControlPlaneOptions } from './control_plane.js';
-import { UsageError, cliFlags, parsePortFlag } from '../common/cli_args.js';
+import { UsageError, applyLogLevelFlag, cliFlags, parsePortFlag } from '../common/cli_args.js';
 
 export const CONTROL_PLANE_HELP = `Usage: legate control-plane --dir <dir> | --services <file> [options]
 
@@ -70,13 +70,9 @@ function parseArgs(argv: string[]): CliOptions {
         o.controlPlaneId = value();
         break;
       case '-l':
-      case '--log-level': {
-        const v = value();
-        const level = parseLogLevel(v);
-        if (level === null) throw new UsageError(`${flag}: unknown log level "${v}"`);
-        setAllLogLevels(level);
+      case '--log-level':
+        applyLogLevelFlag(flag, value());
         break;
-      }
       default:
         throw new UsageError(`unknown argument "${arg}" (see --help)`);
     }

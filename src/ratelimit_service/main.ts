@@ -10,11 +10,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/config_error.js';
-import { getLogger, parseLogLevel, setAllLogLevels } from '../common/logger.js';
+import { getLogger } from '../common/logger.js';
 import { parseLimitsConfig, type DomainLimits } from './limits_config.js';
 import { RateLimiter } from './rate_limiter.js';
 import { RateLimitServer } from './ratelimit_server.js';
-import { UsageError, cliFlags, parsePortFlag } from '../common/cli_args.js';
+import { UsageError, applyLogLevelFlag, cliFlags, parsePortFlag } from '../common/cli_args.js';
 
 export const RATELIMIT_SERVICE_HELP = `Usage: legate ratelimit-service --config <limits.yaml> [options]
 
@@ -55,13 +55,9 @@ function parseArgs(argv: string[]): CliOptions {
         o.address = value();
         break;
       case '-l':
-      case '--log-level': {
-        const v = value();
-        const level = parseLogLevel(v);
-        if (level === null) throw new UsageError(`${flag}: unknown log level "${v}"`);
-        setAllLogLevels(level);
+      case '--log-level':
+        applyLogLevelFlag(flag, value());
         break;
-      }
       default:
         throw new UsageError(`unknown argument "${arg}" (see --help)`);
     }
