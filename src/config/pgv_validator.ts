@@ -135,29 +135,13 @@ function ignoreEmpty(rules: Message): boolean {
   return (rules as unknown as { ignoreEmpty?: boolean }).ignoreEmpty === true;
 }
 
-/** True when a proto2 field of a rules message is explicitly set. */
-const RULE_FIELDS = new Map<string, Map<string, DescField>>();
 /**
- * has() answers per rules object, remembered: rules come from descriptors and
- * never change, and a big EDS update asks the same few questions 10,000s of times.
+ * Every field of a rules message → whether it is explicitly set (proto2
+ * presence), computed once per rules object: rules come from descriptors and
+ * never change, and a big EDS update asks the same questions 10,000s of times.
  */
-const HAS_CACHE = new WeakMap<Message, Record<string, boolean>>();
+const SET_FIELDS_CACHE = new WeakMap<Message, Record<string, boolean>>();
 
-function has(rules: Message, name: string): boolean {
-  let answers = HAS_CACHE.get(rules);
-  if (answers === undefined) {
-    answers = Object.create(null) as Record<string, boolean>;
-    HAS_CACHE.set(rules, answers);
-  }
-  let answer = answers[name];
-  if (answer === undefined) {
-    answer = computeHas(rules, name);
-    answers[name] = answer;
-  }
-  return answer;
-}
-
-/** Every field of a rules message → whether it is set, computed once per rules object. */
 function setFields(rules: Message): Readonly<Record<string, boolean>> {
   let answers = SET_FIELDS_CACHE.get(rules);
   if (answers === undefined) {
@@ -168,17 +152,10 @@ function setFields(rules: Message): Readonly<Record<string, boolean>> {
   }
   return answers;
 }
-const SET_FIELDS_CACHE = new WeakMap<Message, Record<string, boolean>>();
 
-function computeHas(rules: Message, name: string): boolean {
-  let fields = RULE_FIELDS.get(rules.$typeName);
-  if (fields === undefined) {
-    const desc = typeRegistry().getMessage(rules.$typeName);
-    fields = new Map((desc?.fields ?? []).map((f) => [f.localName, f]));
-    RULE_FIELDS.set(rules.$typeName, fields);
-  }
-  const field = fields.get(name);
-  return field !== undefined && isFieldSet(rules, field);
+/** True when field `name` of a rules message is explicitly set. */
+function has(rules: Message, name: string): boolean {
+  return setFields(rules)[name] === true;
 }
 
 type Num = number | bigint;
